@@ -1,0 +1,2 @@
+/* auth0: not yet written. */
+#include "auth0.h"

@@ -1,0 +1,2 @@
+/* hashes: not yet written. */
+#include "hashes.h"

@@ -1,0 +1,2 @@
+/* pack: not yet written. */
+#include "pack.h"

@@ -1,0 +1,34 @@
+#ifndef A0_PACK_H
+#define A0_PACK_H
+
+#include <stddef.h>
+
+/* pack: groups import objects into batches whose users file (the JSON array
+ * sent as the `users` multipart part) stays within max_bytes and whose user
+ * count stays within max_users. Batches come out in input order, so the
+ * same input always yields the same batches. */
+
+typedef struct {
+    size_t nusers;
+    char **source_ids;  /* nusers source user ids, in payload order */
+    char *users_json;   /* "[u1,u2,...]", exactly the bytes to send */
+    size_t users_len;
+} batch_t;
+
+typedef struct pack_t pack_t;
+
+pack_t *pack_new(size_t max_bytes, size_t max_users);
+
+/* Offers one user. Returns 0 when added; 1 when the current batch is full
+ * (call pack_take, then offer the same user again); -1 when this user alone
+ * can never fit in max_bytes. Copies its arguments. */
+int pack_add(pack_t *self, const char *source_id, const char *json,
+             size_t len);
+
+/* Seals and returns the current batch (caller destroys), or NULL if empty. */
+batch_t *pack_take(pack_t *self);
+
+void pack_destroy(pack_t **p);
+void batch_destroy(batch_t **p);
+
+#endif

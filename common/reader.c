@@ -1,0 +1,2 @@
+/* reader: not yet written. */
+#include "reader.h"

@@ -1,0 +1,2 @@
+/* transform: not yet written. */
+#include "transform.h"
