@@ -1,0 +1,106 @@
+#ifndef A0_STORE_H
+#define A0_STORE_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* store: the Redis side of a run. Owns one hiredis connection (reconnecting
+ * on demand) and wraps the a0m function library (common/functions.lua),
+ * which holds every state transition. Key names:
+ *   a0m:{R}:meta, :batch:B, :pending, :leases, :users:B, :users:local,
+ *   :stats, :events, :fence                               (per run R)
+ *   a0m:{T}:rl:GROUP, :rlpause, :jobs, :jobs:wake, :jobs:fence (per tenant T)
+ * Nothing secret is ever written here. */
+
+typedef struct store_t store_t;
+
+/* url: redis://HOST:PORT[/DB]; password from A0_REDIS_PASSWORD. NULL on
+ * failure with *err set (caller frees). */
+store_t *store_new(const char *url, char **err);
+void store_destroy(store_t **p);
+
+/* Last error, "redis: ..." */
+const char *store_error(const store_t *self);
+
+/* Runs a command (binary safe). Reconnects once on a broken connection.
+ * Returns the reply (caller frees with freeReplyObject) or NULL with
+ * store_error set. Error replies are returned as replies. */
+redisReply *store_command(store_t *self, int argc, const char **argv,
+                          const size_t *lens);
+
+/* printf-style convenience for commands without binary arguments. */
+redisReply *store_commandf(store_t *self, const char *fmt, ...);
+
+/* Reachable now? 0 or -1. */
+int store_ping(store_t *self);
+
+/* FUNCTION LOAD REPLACE of the embedded library. */
+int store_load_functions(store_t *self);
+
+/* Key of the run or tenant: "a0m:{ID}:SUFFIX". Caller frees. */
+char *store_key(const char *id, const char *suffix);
+
+/* Batch registration: state out (PENDING, LEASED, ...; 32 bytes), attempt
+ * and job id (64 bytes, "" when none). */
+int store_plan_batch(store_t *self, const char *run, int64_t batch,
+                     char **uids, size_t n, char *state, int64_t *attempt,
+                     char *job_id);
+
+/* Records outcomes of users that never reach a batch (invalid, deferred,
+ * duplicate) under a0m:{R}:users:local. pairs = uid, value, uid, value. */
+int store_set_local_outcomes(store_t *self, const char *run,
+                             const char **pairs, size_t npairs);
+
+typedef struct {
+    int64_t token;   /* 0 when refused */
+    char state[32];
+    int64_t attempt;
+    char job_id[64];
+    char reason[128];
+} store_claim_t;
+
+int store_claim(store_t *self, const char *run, int64_t batch,
+                const char *worker, int64_t lease_ms, int64_t epoch,
+                store_claim_t *out);
+
+/* Guarded transition; fields = name, value pairs (may be NULL/0). Returns 0,
+ * or -1 (stale token, wrong state, Redis error: see store_error). */
+int store_transition(store_t *self, const char *run, int64_t batch,
+                     int64_t token, const char *from, const char *to,
+                     int64_t lease_ms, const char **fields, size_t nfields);
+
+/* Ends a batch with outcomes (pairs of uid, value). */
+int store_complete(store_t *self, const char *run, int64_t batch,
+                   int64_t token, const char *summary, const char **pairs,
+                   size_t npairs);
+
+/* Takes a batch back; token 0 means whoever holds it. New state into
+ * state (32 bytes). */
+int store_release(store_t *self, const char *run, int64_t batch,
+                  int64_t max_attempts, const char *reason, int64_t token,
+                  char *state);
+
+/* GCRA limiter: returns 0 and *wait_ms (0 = go now, >0 = sleep then go),
+ * 1 and *wait_ms when denied (sleep about that, ask again), -1 on Redis
+ * failure (fail closed). */
+int store_rate_acquire(store_t *self, const char *tenant, const char *group,
+                       double rate, int64_t burst, int64_t max_wait_ms,
+                       int64_t *wait_ms);
+int store_rate_penalize(store_t *self, const char *tenant, const char *group,
+                        double rate, int64_t burst, int64_t pause_ms);
+
+/* Import-job semaphore. acquire: 1 held, 0 busy (*wait_ms until the
+ * earliest lease ends), -1 error. */
+int store_sem_acquire(store_t *self, const char *tenant, const char *holder,
+                      int64_t capacity, int64_t lease_ms, int64_t *wait_ms);
+int store_sem_renew(store_t *self, const char *tenant, const char *holder,
+                    int64_t lease_ms);
+int store_sem_release(store_t *self, const char *tenant, const char *holder);
+/* Blocks up to timeout_ms for a released slot (BLPOP on the wake list). */
+int store_sem_wait(store_t *self, const char *tenant, int64_t timeout_ms);
+
+/* Hash helpers: value of FIELD in hash KEY into a new string, or NULL. */
+char *store_hget(store_t *self, const char *key, const char *field);
+
+#endif
