@@ -86,10 +86,12 @@ local function set_outcomes(keys, args)
 end
 
 -- KEYS: batch, leases, fence, pending, events
--- ARGV: batch_no, worker, lease_ms, epoch
+-- ARGV: batch_no, worker, lease_ms, epoch, max_attempts
 -- Hands a batch to a worker. PENDING becomes LEASED; SUBMITTED stays
 -- SUBMITTED (the new holder adopts the job); RECONCILE stays RECONCILE.
--- Anything else, or a lease still held, is refused.
+-- An expired LEASED or SUBMITTING batch is taken over first. Anything
+-- else, or a lease still held, is refused; a batch out of attempts
+-- becomes POISON.
 -- Returns {token, state, attempt, job_id} or {0, reason}.
 local function claim(keys, args)
     local batch, leases, fence, pending, events =
@@ -100,6 +102,14 @@ local function claim(keys, args)
     local state, lease_until = st[1], tonumber(st[2]) or 0
     if not state then
         return { 0, 'unknown batch' }
+    end
+    -- A holder whose lease ran out is gone: its batch is taken over.
+    if lease_until <= now then
+        if state == 'LEASED' then
+            state = 'PENDING'
+        elseif state == 'SUBMITTING' then
+            state = 'RECONCILE'
+        end
     end
     local adoptable = state == 'SUBMITTED' or state == 'RECONCILE'
     if state ~= 'PENDING' and not adoptable then
@@ -112,6 +122,11 @@ local function claim(keys, args)
     local attempt = tonumber(st[3]) or 0
     local newstate = state
     if state == 'PENDING' then
+        if attempt >= tonumber(args[5]) then
+            redis.call('HSET', batch, 'state', 'POISON', 'token', 0)
+            redis.call('ZREM', pending, args[1])
+            return { 0, 'poison' }
+        end
         newstate = 'LEASED'
         attempt = attempt + 1
     end

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static const char *log_role = "a0migrate";
-static log_level_t log_threshold = LOG_INFO;
+static log_level_t log_threshold = A0_LOG_INFO;
 static int log_json = 0;
 
 static const char *level_names[] = { "debug", "info", "warn", "error" };
@@ -32,7 +32,7 @@ void log_init(const char *role)
     log_role = role;
     const char *lvl = getenv("A0_LOG_LEVEL");
     if (lvl)
-        log_threshold = parse_level(lvl, LOG_INFO);
+        log_threshold = parse_level(lvl, A0_LOG_INFO);
     const char *fmt = getenv("A0_LOG_FORMAT");
     if (fmt && strcmp(fmt, "json") == 0)
         log_json = 1;
@@ -76,16 +76,15 @@ void log_write(log_level_t level, const char *module, const char *fmt, ...)
     if (log_json) {
         json_t *o = json_pack("{s:s,s:i,s:s,s:s,s:s,s:s}", "ts", ts, "pid",
                               (int)getpid(), "role", log_role, "level",
-                              level_names[level], "module", module, "msg",
-                              msg);
+                              level_names[level], "module", module, "msg", msg);
         char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
         len = snprintf(line, sizeof line, "%s\n", s ? s : "{}");
         free(s);
         json_decref(o);
     } else {
-        len = snprintf(line, sizeof line, "%s %d %s %-5s %s: %s\n", ts,
-                       (int)getpid(), log_role, level_names[level], module,
-                       msg);
+        len =
+            snprintf(line, sizeof line, "%s %d %s %-5s %s: %s\n", ts,
+                     (int)getpid(), log_role, level_names[level], module, msg);
     }
     if (len < 0)
         return;

@@ -97,8 +97,8 @@ static int connect_now(store_t *self)
     struct timeval tv = { 2, 0 };
     self->ctx = redisConnectWithTimeout(self->host, self->port, tv);
     if (!self->ctx || self->ctx->err) {
-        snprintf(self->errstr, sizeof self->errstr,
-                 "redis: connect %s:%d: %s", self->host, self->port,
+        snprintf(self->errstr, sizeof self->errstr, "redis: connect %s:%d: %s",
+                 self->host, self->port,
                  self->ctx ? self->ctx->errstr : "out of memory");
         if (self->ctx)
             redisFree(self->ctx);
@@ -175,8 +175,8 @@ redisReply *store_command(store_t *self, int argc, const char **argv,
                          argv[0], r->str);
             return r;
         }
-        snprintf(self->errstr, sizeof self->errstr, "redis: %s: %s",
-                 argv[0], self->ctx->errstr[0] ? self->ctx->errstr : "I/O");
+        snprintf(self->errstr, sizeof self->errstr, "redis: %s: %s", argv[0],
+                 self->ctx->errstr[0] ? self->ctx->errstr : "I/O");
         redisFree(self->ctx);
         self->ctx = NULL;
     }
@@ -291,9 +291,8 @@ static int64_t int_elem(const redisReply *r, size_t i)
     return 0;
 }
 
-int store_plan_batch(store_t *self, const char *run, int64_t batch,
-                     char **uids, size_t n, char *state, int64_t *attempt,
-                     char *job_id)
+int store_plan_batch(store_t *self, const char *run, int64_t batch, char **uids,
+                     size_t n, char *state, int64_t *attempt, char *job_id)
 {
     args_t a = { 0 };
     fcall_begin(&a, "a0m_plan_batch", 4);
@@ -318,8 +317,8 @@ int store_plan_batch(store_t *self, const char *run, int64_t batch,
     return ok ? 0 : -1;
 }
 
-int store_set_local_outcomes(store_t *self, const char *run,
-                             const char **pairs, size_t npairs)
+int store_set_local_outcomes(store_t *self, const char *run, const char **pairs,
+                             size_t npairs)
 {
     if (npairs == 0)
         return 0;
@@ -339,7 +338,7 @@ int store_set_local_outcomes(store_t *self, const char *run,
 
 int store_claim(store_t *self, const char *run, int64_t batch,
                 const char *worker, int64_t lease_ms, int64_t epoch,
-                store_claim_t *out)
+                int64_t max_attempts, store_claim_t *out)
 {
     memset(out, 0, sizeof *out);
     args_t a = { 0 };
@@ -353,6 +352,7 @@ int store_claim(store_t *self, const char *run, int64_t batch,
     args_str(&a, worker);
     args_int(&a, lease_ms);
     args_int(&a, epoch);
+    args_int(&a, max_attempts);
     redisReply *r = run_args(self, &a);
     args_free(&a);
     if (!r)
@@ -395,9 +395,8 @@ int store_transition(store_t *self, const char *run, int64_t batch,
     return 0;
 }
 
-int store_complete(store_t *self, const char *run, int64_t batch,
-                   int64_t token, const char *summary, const char **pairs,
-                   size_t npairs)
+int store_complete(store_t *self, const char *run, int64_t batch, int64_t token,
+                   const char *summary, const char **pairs, size_t npairs)
 {
     args_t a = { 0 };
     fcall_begin(&a, "a0m_complete", 5);

@@ -43,26 +43,27 @@ char *store_key(const char *id, const char *suffix);
 
 /* Batch registration: state out (PENDING, LEASED, ...; 32 bytes), attempt
  * and job id (64 bytes, "" when none). */
-int store_plan_batch(store_t *self, const char *run, int64_t batch,
-                     char **uids, size_t n, char *state, int64_t *attempt,
-                     char *job_id);
+int store_plan_batch(store_t *self, const char *run, int64_t batch, char **uids,
+                     size_t n, char *state, int64_t *attempt, char *job_id);
 
 /* Records outcomes of users that never reach a batch (invalid, deferred,
  * duplicate) under a0m:{R}:users:local. pairs = uid, value, uid, value. */
-int store_set_local_outcomes(store_t *self, const char *run,
-                             const char **pairs, size_t npairs);
+int store_set_local_outcomes(store_t *self, const char *run, const char **pairs,
+                             size_t npairs);
 
 typedef struct {
-    int64_t token;   /* 0 when refused */
+    int64_t token; /* 0 when refused */
     char state[32];
     int64_t attempt;
     char job_id[64];
     char reason[128];
 } store_claim_t;
 
+/* Leases a batch to worker. out->token is 0 when refused (out->reason
+ * says why: "lease held", "poison", "batch is DONE", ...). */
 int store_claim(store_t *self, const char *run, int64_t batch,
                 const char *worker, int64_t lease_ms, int64_t epoch,
-                store_claim_t *out);
+                int64_t max_attempts, store_claim_t *out);
 
 /* Guarded transition; fields = name, value pairs (may be NULL/0). Returns 0,
  * or -1 (stale token, wrong state, Redis error: see store_error). */
@@ -71,9 +72,8 @@ int store_transition(store_t *self, const char *run, int64_t batch,
                      int64_t lease_ms, const char **fields, size_t nfields);
 
 /* Ends a batch with outcomes (pairs of uid, value). */
-int store_complete(store_t *self, const char *run, int64_t batch,
-                   int64_t token, const char *summary, const char **pairs,
-                   size_t npairs);
+int store_complete(store_t *self, const char *run, int64_t batch, int64_t token,
+                   const char *summary, const char **pairs, size_t npairs);
 
 /* Takes a batch back; token 0 means whoever holds it. New state into
  * state (32 bytes). */

@@ -1,0 +1,297 @@
+/* a0migrate: the operator's command. Parses the command line and the
+ * environment into a run configuration and hands over to run.c. */
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "run.h"
+#include "util.h"
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "usage: a0migrate run --input FILE [options]\n"
+        "       a0migrate status --run-id ID [--redis URL] [--json]\n"
+        "       a0migrate version\n"
+        "\n"
+        "run options:\n"
+        "  --input FILE            source export: NDJSON, NDJSON.gz or JSON "
+        "array\n"
+        "  --hashes FILE           support-ticket password-hash NDJSON\n"
+        "  --run-id ID             name of the run (default: from the input)\n"
+        "  --redis URL             redis://HOST:PORT[/DB] (A0_REDIS_URL)\n"
+        "  --bind ENDPOINT         ROUTER endpoint (default "
+        "tcp://127.0.0.1:*)\n"
+        "  --local-workers N       start N workers on this host\n"
+        "  --target-connection N   import everyone into connection N\n"
+        "  --batch-users N         users per import job (default 1000)\n"
+        "  --max-request-bytes N   request bound (default 512000)\n"
+        "  --rate R --burst B      farm-wide requests/s and burst (10, 10)\n"
+        "  --job-slots N           concurrent import jobs (default 2)\n"
+        "  --max-attempts N        tries before a batch is POISON (5)\n"
+        "  --lease-ms N            batch lease (default 120000)\n"
+        "  --heartbeat-ms N        heartbeat interval (default 1000)\n"
+        "  --liveness N            missed heartbeats before death (5)\n"
+        "  --reconcile-wait-ms N   wait before re-submitting an ambiguous\n"
+        "                          batch (default 600000)\n"
+        "  --dry-run               plan and classify only; no Redis, no "
+        "target\n"
+        "\n"
+        "target tenant: A0_TARGET_DOMAIN, A0_TARGET_CLIENT_ID,\n"
+        "A0_TARGET_CLIENT_SECRET (or A0_TARGET_CLIENT_SECRET_FILE), and\n"
+        "A0_TARGET_BASE_URL to point at a simulator.\n"
+        "exit: 0 all done, 1 some failed, 2 usage, 3 reconcile, 4 cannot "
+        "run\n");
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+/* The worker binary next to this one. */
+static char *sibling_worker(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return xstrdup("a0migrate-worker");
+    self[n] = '\0';
+    char *dir = dirname(self);
+    char *p = xasprintf("%s/../worker/a0migrate-worker", dir);
+    if (access(p, X_OK) != 0) {
+        free(p);
+        p = xasprintf("%s/a0migrate-worker", dir);
+    }
+    return p;
+}
+
+enum {
+    OPT_INPUT = 256,
+    OPT_HASHES,
+    OPT_RUN_ID,
+    OPT_REDIS,
+    OPT_BIND,
+    OPT_LOCAL,
+    OPT_TCONN,
+    OPT_BUSERS,
+    OPT_MAXREQ,
+    OPT_RATE,
+    OPT_BURST,
+    OPT_SLOTS,
+    OPT_ATTEMPTS,
+    OPT_LEASE,
+    OPT_HB,
+    OPT_LIVE,
+    OPT_RECWAIT,
+    OPT_DRY,
+    OPT_JSON,
+};
+
+static const struct option run_opts[] = {
+    { "input", required_argument, NULL, OPT_INPUT },
+    { "hashes", required_argument, NULL, OPT_HASHES },
+    { "run-id", required_argument, NULL, OPT_RUN_ID },
+    { "redis", required_argument, NULL, OPT_REDIS },
+    { "bind", required_argument, NULL, OPT_BIND },
+    { "local-workers", required_argument, NULL, OPT_LOCAL },
+    { "target-connection", required_argument, NULL, OPT_TCONN },
+    { "batch-users", required_argument, NULL, OPT_BUSERS },
+    { "max-request-bytes", required_argument, NULL, OPT_MAXREQ },
+    { "rate", required_argument, NULL, OPT_RATE },
+    { "burst", required_argument, NULL, OPT_BURST },
+    { "job-slots", required_argument, NULL, OPT_SLOTS },
+    { "max-attempts", required_argument, NULL, OPT_ATTEMPTS },
+    { "lease-ms", required_argument, NULL, OPT_LEASE },
+    { "heartbeat-ms", required_argument, NULL, OPT_HB },
+    { "liveness", required_argument, NULL, OPT_LIVE },
+    { "reconcile-wait-ms", required_argument, NULL, OPT_RECWAIT },
+    { "dry-run", no_argument, NULL, OPT_DRY },
+    { "json", no_argument, NULL, OPT_JSON },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+/* Parses a positive integer option or exits with a usage error. */
+static long long num(const char *name, const char *s, long long min,
+                     long long max)
+{
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < min || v > max) {
+        fprintf(stderr, "a0migrate: --%s wants a number from %lld to %lld\n",
+                name, min, max);
+        exit(EXIT_USAGE);
+    }
+    return v;
+}
+
+static double fnum(const char *name, const char *s, double min, double max)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (!*s || *end || !(v >= min && v <= max)) {
+        fprintf(stderr, "a0migrate: --%s wants a number from %g to %g\n", name,
+                min, max);
+        exit(EXIT_USAGE);
+    }
+    return v;
+}
+
+static void defaults(run_cfg_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->redis_url = env_or("A0_REDIS_URL", "redis://127.0.0.1:6379");
+    c->bind = "tcp://127.0.0.1:*";
+    c->batch_users = 1000;
+    c->max_request_bytes = 512000;
+    c->rate = 10;
+    c->burst = 10;
+    c->job_slots = 2;
+    c->max_attempts = 5;
+    c->lease_ms = 120000;
+    c->heartbeat_ms = 1000;
+    c->liveness = 5;
+    c->reconcile_wait_ms = 600000;
+    c->poll_max_ms = 5000;
+    c->target_domain = getenv("A0_TARGET_DOMAIN");
+    c->target_base_url = getenv("A0_TARGET_BASE_URL");
+    c->target_client_id = getenv("A0_TARGET_CLIENT_ID");
+}
+
+static int parse_run(int argc, char **argv, run_cfg_t *c, int *json)
+{
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", run_opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_INPUT:
+            c->input = optarg;
+            break;
+        case OPT_HASHES:
+            c->hashes = optarg;
+            break;
+        case OPT_RUN_ID:
+            c->run_id = optarg;
+            break;
+        case OPT_REDIS:
+            c->redis_url = optarg;
+            break;
+        case OPT_BIND:
+            c->bind = optarg;
+            break;
+        case OPT_LOCAL:
+            c->local_workers = (int)num("local-workers", optarg, 0, 256);
+            break;
+        case OPT_TCONN:
+            c->target_connection = optarg;
+            break;
+        case OPT_BUSERS:
+            c->batch_users = (size_t)num("batch-users", optarg, 1, 10000);
+            break;
+        case OPT_MAXREQ:
+            c->max_request_bytes =
+                (size_t)num("max-request-bytes", optarg, 4096, 512000);
+            break;
+        case OPT_RATE:
+            c->rate = fnum("rate", optarg, 0.01, 100000);
+            break;
+        case OPT_BURST:
+            c->burst = num("burst", optarg, 1, 100000);
+            break;
+        case OPT_SLOTS:
+            c->job_slots = num("job-slots", optarg, 1, 64);
+            break;
+        case OPT_ATTEMPTS:
+            c->max_attempts = num("max-attempts", optarg, 1, 100);
+            break;
+        case OPT_LEASE:
+            c->lease_ms = num("lease-ms", optarg, 1000, 86400000);
+            break;
+        case OPT_HB:
+            c->heartbeat_ms = num("heartbeat-ms", optarg, 50, 60000);
+            break;
+        case OPT_LIVE:
+            c->liveness = num("liveness", optarg, 2, 100);
+            break;
+        case OPT_RECWAIT:
+            c->reconcile_wait_ms =
+                num("reconcile-wait-ms", optarg, 0, 86400000);
+            break;
+        case OPT_DRY:
+            c->dry_run = 1;
+            break;
+        case OPT_JSON:
+            *json = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "a0migrate: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    log_init("coordinator");
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("a0migrate %s\n", A0_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    run_cfg_t c;
+    defaults(&c);
+    int json = 0;
+    optind = 2;
+    if (parse_run(argc, argv, &c, &json) != 0)
+        return EXIT_USAGE;
+    if (strcmp(cmd, "status") == 0) {
+        if (!c.run_id) {
+            fprintf(stderr, "a0migrate: status needs --run-id\n");
+            return EXIT_USAGE;
+        }
+        return run_status(c.redis_url, c.run_id, json);
+    }
+    if (strcmp(cmd, "run") != 0) {
+        fprintf(stderr, "a0migrate: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!c.input) {
+        fprintf(stderr, "a0migrate: run needs --input FILE\n");
+        return EXIT_USAGE;
+    }
+    char *secret = util_getenv_secret("A0_TARGET_CLIENT_SECRET");
+    c.target_client_secret = secret;
+    char *worker = sibling_worker();
+    c.worker_bin = worker;
+    int rc = run_main(&c);
+    free(worker);
+    if (secret) {
+        memset(secret, 0, strlen(secret));
+        free(secret);
+    }
+    return rc;
+}
