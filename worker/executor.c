@@ -1,0 +1,662 @@
+/* executor: runs one batch at a time on its own thread. Owns a Redis
+ * connection (batch transitions, outcomes, rate limiter, job semaphore) and
+ * an Auth0 client. Every state change of the batch goes through the fenced
+ * functions in store.c, so if this executor has lost its lease, its writes
+ * are refused and it gives the batch up.
+ *
+ * Order of a batch: SUBMITTING (intent) -> job slot -> POST -> SUBMITTED
+ * (job id) -> poll -> errors -> outcomes and DONE -> slot released. A POST
+ * whose outcome is unknown leaves the batch in SUBMITTING, which the
+ * coordinator turns into RECONCILE. */
+#include "executor.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth0.h"
+#include "log.h"
+#include "proto.h"
+#include "store.h"
+#include "util.h"
+
+#define M "executor"
+
+typedef struct {
+    char tenant[256];
+    double rate;
+    int64_t burst;
+    int64_t job_slots;
+    int64_t reconcile_wait_ms;
+    int64_t poll_max_ms;
+    int64_t lease_ms;
+} meta_t;
+
+typedef struct {
+    const executor_cfg_t *cfg;
+    store_t *store;
+    auth0_t *api;
+    char meta_run[80];
+    meta_t meta;
+    /* the batch at hand */
+    proto_msg_t *m;
+    char holder[128];
+    int64_t last_renew_ms;
+} exec_t;
+
+typedef enum {
+    STEP_OK = 0,
+    STEP_LOST,     /* our lease is gone: drop the batch silently */
+    STEP_RETRY,    /* FAIL retryable */
+    STEP_POISON,   /* FAIL poison */
+    STEP_SPLIT,    /* FAIL split */
+    STEP_STOPPING, /* FAIL draining */
+} step_t;
+
+/* ---- Redis, fail closed ---- */
+
+/* Blocks until Redis answers (or the worker stops). No Auth0 call is made
+ * while Redis is unreachable. */
+static int wait_redis(exec_t *x)
+{
+    int64_t backoff = 250;
+    int warned = 0;
+    while (store_ping(x->store) != 0) {
+        if (*x->cfg->stopping)
+            return -1;
+        if (!warned++)
+            log_warn(M, "%s; holding all Auth0 calls until it is back",
+                     store_error(x->store));
+        util_sleep_ms(backoff + rand() % 250);
+        backoff = backoff < 8000 ? backoff * 2 : 8000;
+    }
+    if (warned)
+        log_info(M, "Redis is back");
+    return 0;
+}
+
+static int load_meta(exec_t *x, const char *run)
+{
+    if (strcmp(x->meta_run, run) == 0)
+        return 0;
+    char *key = store_key(run, "meta");
+    redisReply *r = store_commandf(
+        x->store,
+        "HMGET %s tenant rate burst job_slots reconcile_wait_ms poll_max_ms "
+        "lease_ms",
+        key);
+    free(key);
+    int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 7 &&
+             r->element[0]->type == REDIS_REPLY_STRING;
+    if (ok) {
+        meta_t *mt = &x->meta;
+        snprintf(mt->tenant, sizeof mt->tenant, "%s", r->element[0]->str);
+        mt->rate = atof(r->element[1]->str ? r->element[1]->str : "10");
+        mt->burst = atoll(r->element[2]->str ? r->element[2]->str : "10");
+        mt->job_slots = atoll(r->element[3]->str ? r->element[3]->str : "2");
+        mt->reconcile_wait_ms =
+            atoll(r->element[4]->str ? r->element[4]->str : "600000");
+        mt->poll_max_ms =
+            atoll(r->element[5]->str ? r->element[5]->str : "5000");
+        mt->lease_ms =
+            atoll(r->element[6]->str ? r->element[6]->str : "120000");
+        snprintf(x->meta_run, sizeof x->meta_run, "%s", run);
+    }
+    if (r)
+        freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+/* ---- rate limiter hooks for the Auth0 client ---- */
+
+static int gate(void *arg, auth0_group_t group)
+{
+    exec_t *x = arg;
+    if (group == AUTH0_GROUP_TOKEN)
+        return 0; /* the Authentication API has its own, larger budget */
+    for (;;) {
+        if (*x->cfg->stopping && group == AUTH0_GROUP_JOBS_WRITE)
+            return -1;
+        int64_t wait = 0;
+        int rc = store_rate_acquire(x->store, x->meta.tenant, "mgmt",
+                                    x->meta.rate, x->meta.burst, 2000, &wait);
+        if (rc < 0) {
+            if (wait_redis(x) != 0)
+                return -1;
+            continue;
+        }
+        if (rc == 0) {
+            util_sleep_ms(wait);
+            return 0;
+        }
+        /* Denied: sleep about as long as asked, spread out by jitter. */
+        int64_t t = (int64_t)(1000.0 / x->meta.rate) + 1;
+        util_sleep_ms(wait + rand() % t);
+    }
+}
+
+static void pause_farm(void *arg, auth0_group_t group, int64_t pause_ms)
+{
+    exec_t *x = arg;
+    log_warn(M, "429 from Auth0 (%s): pausing the farm for %lld ms",
+             auth0_group_name(group), (long long)pause_ms);
+    if (store_rate_penalize(x->store, x->meta.tenant, "mgmt", x->meta.rate,
+                            x->meta.burst, pause_ms) != 0)
+        util_sleep_ms(pause_ms);
+}
+
+/* ---- batch state ---- */
+
+/* Moves the batch; STEP_LOST when our token is no longer current. */
+static step_t move(exec_t *x, const char *from, const char *to,
+                   const char **fields, size_t nfields)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        if (store_transition(x->store, x->m->run_id, x->m->batch, x->m->token,
+                             from, to, x->meta.lease_ms, fields,
+                             nfields) == 0) {
+            x->last_renew_ms = util_mono_ms();
+            return STEP_OK;
+        }
+        const char *e = store_error(x->store);
+        if (strstr(e, "stale token") || strstr(e, "batch is")) {
+            log_warn(M, "batch %lld: %s; giving it up", (long long)x->m->batch,
+                     e);
+            return STEP_LOST;
+        }
+        if (wait_redis(x) != 0)
+            return STEP_STOPPING;
+    }
+    return STEP_RETRY;
+}
+
+/* Keeps our lease and our job slot alive while we wait on Auth0. */
+static step_t renew(exec_t *x, const char *state)
+{
+    if (util_mono_ms() - x->last_renew_ms < x->meta.lease_ms / 4)
+        return STEP_OK;
+    store_sem_renew(x->store, x->meta.tenant, x->holder, x->meta.lease_ms);
+    return move(x, state, state, NULL, 0);
+}
+
+static char *batch_field(exec_t *x, const char *field)
+{
+    char name[64];
+    snprintf(name, sizeof name, "batch:%lld", (long long)x->m->batch);
+    char *key = store_key(x->m->run_id, name);
+    char *v = store_hget(x->store, key, field);
+    free(key);
+    return v;
+}
+
+/* ---- import job slot ---- */
+
+static step_t take_slot(exec_t *x, const char *state)
+{
+    for (;;) {
+        if (*x->cfg->stopping)
+            return STEP_STOPPING;
+        int64_t wait = 0;
+        int rc = store_sem_acquire(x->store, x->meta.tenant, x->holder,
+                                   x->meta.job_slots, x->meta.lease_ms, &wait);
+        if (rc == 1)
+            return STEP_OK;
+        if (rc < 0) {
+            if (wait_redis(x) != 0)
+                return STEP_STOPPING;
+            continue;
+        }
+        /* Sleep until a holder releases (BLPOP) or the earliest lease
+         * could run out. */
+        store_sem_wait(x->store, x->meta.tenant, wait < 5000 ? wait : 5000);
+        step_t s = renew(x, state);
+        if (s != STEP_OK)
+            return s;
+    }
+}
+
+static void free_slot(exec_t *x)
+{
+    store_sem_release(x->store, x->meta.tenant, x->holder);
+}
+
+/* ---- submit ---- */
+
+static const char *json_msg(const char *body)
+{
+    static _Thread_local char msg[160];
+    json_t *o = json_loads(body ? body : "", 0, NULL);
+    const char *s = json_string_value(json_object_get(o, "message"));
+    snprintf(msg, sizeof msg, "%s", s ? s : "");
+    json_decref(o);
+    return msg;
+}
+
+/* Back from SUBMITTING to LEASED: the POST certainly created nothing. */
+static step_t not_sent(exec_t *x, step_t outcome)
+{
+    free_slot(x);
+    step_t s = move(x, "SUBMITTING", "LEASED", NULL, 0);
+    return s == STEP_OK ? outcome : s;
+}
+
+/* Posts the import; on success fills job_id (64 bytes). */
+static step_t submit(exec_t *x, char *job_id, char *why, size_t whylen)
+{
+    char ext[160];
+    snprintf(ext, sizeof ext, "a0m:%s:b%lld:a%lld", x->m->run_id,
+             (long long)x->m->batch, (long long)x->m->attempt);
+    for (;;) {
+        step_t s = take_slot(x, "SUBMITTING");
+        if (s != STEP_OK)
+            return s;
+        auth0_resp_t resp;
+        memset(&resp, 0, sizeof resp);
+        auth0_err_t e = auth0_import(x->api, x->m->connection_id, ext, 0,
+                                     x->m->payload, x->m->payload_len, &resp);
+        long st = resp.status;
+        snprintf(why, whylen, "%s", resp.errstr);
+        if (e == AUTH0_OK && st == 202) {
+            json_t *o = json_loads(resp.body, 0, NULL);
+            const char *id = json_string_value(json_object_get(o, "id"));
+            snprintf(job_id, 64, "%s", id ? id : "");
+            json_decref(o);
+            auth0_resp_clear(&resp);
+            if (!job_id[0]) {
+                snprintf(why, whylen, "202 without a job id");
+                return STEP_RETRY; /* outcome unknown: reconcile */
+            }
+            const char *f[] = { "job_id", job_id, "external_id", ext };
+            return move(x, "SUBMITTING", "SUBMITTED", f, 4);
+        }
+        int jobcap = e == AUTH0_OK && auth0_is_job_cap_429(&resp);
+        if (e == AUTH0_OK && st >= 400 && st < 500 && !jobcap && st != 429)
+            snprintf(why, whylen, "POST /api/v2/jobs/users-imports: %ld %s", st,
+                     json_msg(resp.body));
+        auth0_resp_clear(&resp);
+        if (jobcap) {
+            /* Auth0 counts a job we don't know of: wait for a slot. */
+            free_slot(x);
+            util_sleep_ms(2000 + rand() % 1000);
+            continue;
+        }
+        if (e == AUTH0_OK && st == 429)
+            continue; /* the pause hook moved the limiter; gate waits */
+        if (e == AUTH0_ERR_CONNECT || e == AUTH0_ERR_GATE ||
+            e == AUTH0_ERR_TOKEN)
+            return not_sent(x, *x->cfg->stopping ? STEP_STOPPING : STEP_RETRY);
+        if (e == AUTH0_OK && st == 413)
+            return not_sent(x, STEP_SPLIT);
+        if (e == AUTH0_OK && (st == 401 || st == 403 || st >= 500))
+            return not_sent(x, STEP_RETRY);
+        if (e == AUTH0_OK && st >= 400)
+            return not_sent(x, STEP_POISON);
+        /* Sent, no answer: Auth0 may have created the job. */
+        free_slot(x);
+        return STEP_RETRY;
+    }
+}
+
+/* ---- poll ---- */
+
+/* Polls until the job ends. *job gets the final job object. */
+static step_t poll_job(exec_t *x, const char *job_id, json_t **job, char *why,
+                       size_t whylen)
+{
+    int64_t interval = 500;
+    for (;;) {
+        util_sleep_ms(interval);
+        if (*x->cfg->stopping)
+            return STEP_STOPPING; /* another worker adopts the job */
+        step_t s = renew(x, "SUBMITTED");
+        if (s != STEP_OK)
+            return s;
+        auth0_resp_t resp;
+        memset(&resp, 0, sizeof resp);
+        auth0_err_t e = auth0_get_job(x->api, job_id, &resp);
+        if (e == AUTH0_OK && resp.status == 404) {
+            snprintf(why, whylen, "job %s no longer exists", job_id);
+            auth0_resp_clear(&resp);
+            const char *f[] = { "job_id", "" };
+            s = move(x, "SUBMITTED", "SUBMITTING", f, 2);
+            return s == STEP_OK ? STEP_RETRY : s;
+        }
+        json_t *o = NULL;
+        if (e == AUTH0_OK && resp.status == 200)
+            o = json_loads(resp.body, 0, NULL);
+        auth0_resp_clear(&resp);
+        const char *st = json_string_value(json_object_get(o, "status"));
+        if (st && (!strcmp(st, "completed") || !strcmp(st, "failed"))) {
+            *job = o;
+            return STEP_OK;
+        }
+        /* Pending or processing: ask again about when Auth0 expects to be
+         * done, within bounds, so polling costs little budget. */
+        int64_t left =
+            json_integer_value(json_object_get(o, "time_left_seconds"));
+        json_decref(o);
+        interval = left > 0 ? left * 1000 / 2 : interval * 3 / 2;
+        if (interval < 250)
+            interval = 250;
+        if (interval > x->meta.poll_max_ms)
+            interval = x->meta.poll_max_ms;
+    }
+}
+
+/* ---- outcomes ---- */
+
+/* Index of the payload user an error entry speaks of, or -1. The echoed
+ * user carries the user_id we sent (without "auth0|") or at least the
+ * e-mail. */
+static long find_user(json_t *payload, json_t *echoed)
+{
+    const char *id = json_string_value(json_object_get(echoed, "user_id"));
+    const char *email = json_string_value(json_object_get(echoed, "email"));
+    size_t i;
+    json_t *u;
+    json_array_foreach(payload, i, u)
+    {
+        const char *uid = json_string_value(json_object_get(u, "user_id"));
+        if (id && uid && strcmp(id, uid) == 0)
+            return (long)i;
+    }
+    json_array_foreach(payload, i, u)
+    {
+        const char *e = json_string_value(json_object_get(u, "email"));
+        if (!id && email && e && strcasecmp(email, e) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* A user Auth0 says exists: ours (same id and e-mail: an earlier attempt of
+ * this batch imported it) or someone else's. */
+static const char *classify_existing(exec_t *x, json_t *sent)
+{
+    const char *id = json_string_value(json_object_get(sent, "user_id"));
+    const char *email = json_string_value(json_object_get(sent, "email"));
+    if (!id || x->m->attempt < 2)
+        return "conflict";
+    char *full = xasprintf("auth0|%s", id);
+    auth0_resp_t resp;
+    memset(&resp, 0, sizeof resp);
+    auth0_err_t e = auth0_get_user(x->api, full, &resp);
+    free(full);
+    const char *verdict = "conflict";
+    if (e == AUTH0_OK && resp.status == 200) {
+        json_t *o = json_loads(resp.body, 0, NULL);
+        const char *te = json_string_value(json_object_get(o, "email"));
+        if (te && email && strcasecmp(te, email) == 0)
+            verdict = "present";
+        json_decref(o);
+    }
+    auth0_resp_clear(&resp);
+    return verdict;
+}
+
+static char *outcome_of(exec_t *x, json_t *sent, json_t *errors)
+{
+    json_t *first = json_array_get(errors, 0);
+    const char *code = json_string_value(json_object_get(first, "code"));
+    const char *path = json_string_value(json_object_get(first, "path"));
+    const char *msg = json_string_value(json_object_get(first, "message"));
+    code = code ? code : "UNKNOWN";
+    int exists = strcmp(code, "DUPLICATED_USER") == 0 && msg &&
+                 strstr(msg, "already exist") && !strstr(msg, "provided");
+    if (exists) {
+        const char *v = classify_existing(x, sent);
+        return strcmp(v, "present") == 0 ? xstrdup("present")
+                                         : xasprintf("conflict|%s|", code);
+    }
+    /* Messages may echo the user's e-mail: keep the code and path only. */
+    return xasprintf("failed|%s|%s", code, path ? path : "");
+}
+
+/* Reads /jobs/{id}/errors into values[i] for the users it names. */
+static int read_errors(exec_t *x, const char *job_id, json_t *payload,
+                       char **values)
+{
+    auth0_resp_t resp;
+    memset(&resp, 0, sizeof resp);
+    auth0_err_t e = auth0_get_job_errors(x->api, job_id, &resp);
+    if (e != AUTH0_OK || (resp.status != 200 && resp.status != 204)) {
+        auth0_resp_clear(&resp);
+        return -1;
+    }
+    json_t *arr = resp.status == 200 ? json_loads(resp.body, 0, NULL) : NULL;
+    auth0_resp_clear(&resp);
+    size_t i;
+    json_t *entry;
+    json_array_foreach(arr, i, entry)
+    {
+        long k = find_user(payload, json_object_get(entry, "user"));
+        if (k < 0 || values[k])
+            continue;
+        values[k] = outcome_of(x, json_array_get(payload, (size_t)k),
+                               json_object_get(entry, "errors"));
+    }
+    json_decref(arr);
+    return 0;
+}
+
+/* Writes every user's outcome and ends the batch. */
+static step_t finish(exec_t *x, const char *job_id, json_t *job,
+                     int64_t *inserted, int64_t *failed)
+{
+    json_t *summary = json_object_get(job, "summary");
+    int64_t nfailed = json_integer_value(json_object_get(summary, "failed"));
+    json_t *payload = json_loadb(x->m->payload, x->m->payload_len, 0, NULL);
+    size_t n = x->m->nusers;
+    char **values = xcalloc(n, sizeof(char *));
+    if (nfailed > 0 && read_errors(x, job_id, payload, values) != 0) {
+        for (size_t i = 0; i < n; i++)
+            free(values[i]);
+        free(values);
+        json_decref(payload);
+        return STEP_RETRY; /* the job stays SUBMITTED; polled again */
+    }
+    const char **pairs = xcalloc(2 * n, sizeof(char *));
+    *inserted = *failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        pairs[2 * i] = x->m->user_ids[i];
+        pairs[2 * i + 1] = values[i] ? values[i] : "imported";
+        if (values[i])
+            (*failed)++;
+        else
+            (*inserted)++;
+    }
+    char *sum = json_dumps(summary ? summary : json_null(), JSON_COMPACT);
+    int rc = store_complete(x->store, x->m->run_id, x->m->batch, x->m->token,
+                            sum ? sum : "{}", pairs, 2 * n);
+    free(sum);
+    for (size_t i = 0; i < n; i++)
+        free(values[i]);
+    free(values);
+    free(pairs);
+    json_decref(payload);
+    if (rc != 0) {
+        log_warn(M, "batch %lld: %s", (long long)x->m->batch,
+                 store_error(x->store));
+        return STEP_LOST;
+    }
+    return STEP_OK;
+}
+
+/* ---- one batch ---- */
+
+/* An ambiguous earlier POST may have started a job we can't see: wait
+ * until any such job must have ended, then submit again. Users it
+ * imported then come back as existing and are checked one by one. */
+static step_t wait_orphan(exec_t *x)
+{
+    char *intent = batch_field(x, "intent_at");
+    int64_t until = (intent ? atoll(intent) : 0) + x->meta.reconcile_wait_ms;
+    free(intent);
+    while (util_wall_ms() < until) {
+        if (*x->cfg->stopping)
+            return STEP_STOPPING;
+        util_sleep_ms(1000);
+        step_t s = renew(x, "RECONCILE");
+        if (s != STEP_OK)
+            return s;
+    }
+    return move(x, "RECONCILE", "LEASED", NULL, 0);
+}
+
+static step_t begin(exec_t *x)
+{
+    char *state = batch_field(x, "state");
+    step_t s = STEP_OK;
+    if (state && strcmp(state, "RECONCILE") == 0)
+        s = wait_orphan(x);
+    free(state);
+    if (s != STEP_OK)
+        return s;
+    char now[32];
+    snprintf(now, sizeof now, "%lld", (long long)util_wall_ms());
+    const char *f[] = { "intent_at", now };
+    return move(x, "LEASED", "SUBMITTING", f, 2);
+}
+
+static step_t run_batch(exec_t *x, char *why, size_t whylen, int64_t *inserted,
+                        int64_t *failed)
+{
+    snprintf(x->holder, sizeof x->holder, "%s:%lld", x->m->run_id,
+             (long long)x->m->batch);
+    if (wait_redis(x) != 0)
+        return STEP_STOPPING;
+    if (load_meta(x, x->m->run_id) != 0) {
+        snprintf(why, whylen, "run %s has no meta in Redis", x->m->run_id);
+        return STEP_RETRY;
+    }
+    x->last_renew_ms = util_mono_ms();
+    char job_id[64] = "";
+    step_t s = STEP_OK;
+    if (x->m->job_id && x->m->job_id[0]) {
+        snprintf(job_id, sizeof job_id, "%s", x->m->job_id);
+        int64_t wait;
+        /* The job holds one of Auth0's slots: keep it counted. */
+        store_sem_acquire(x->store, x->meta.tenant, x->holder,
+                          x->meta.job_slots + 1, x->meta.lease_ms, &wait);
+    } else {
+        s = begin(x);
+        if (s == STEP_OK)
+            s = submit(x, job_id, why, whylen);
+    }
+    if (s != STEP_OK)
+        return s;
+    json_t *job = NULL;
+    s = poll_job(x, job_id, &job, why, whylen);
+    if (s != STEP_OK)
+        return s;
+    const char *st = json_string_value(json_object_get(job, "status"));
+    if (strcmp(st, "failed") == 0) {
+        snprintf(why, whylen, "import job %s failed", job_id);
+        json_decref(job);
+        free_slot(x);
+        const char *f[] = { "job_id", "" };
+        s = move(x, "SUBMITTED", "LEASED", f, 2);
+        return s == STEP_OK ? STEP_RETRY : s;
+    }
+    s = finish(x, job_id, job, inserted, failed);
+    json_decref(job);
+    if (s == STEP_OK)
+        free_slot(x);
+    return s;
+}
+
+static proto_fail_t fail_kind(step_t s)
+{
+    switch (s) {
+    case STEP_POISON:
+        return PROTO_FAIL_POISON;
+    case STEP_SPLIT:
+        return PROTO_FAIL_SPLIT;
+    case STEP_STOPPING:
+        return PROTO_FAIL_DRAINING;
+    default:
+        return PROTO_FAIL_RETRYABLE;
+    }
+}
+
+static void handle_assign(exec_t *x, zsock_t *pipe, zmsg_t *msg)
+{
+    proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    char err[256];
+    if (proto_decode(msg, &m, err, sizeof err) != 0 || m.cmd != PROTO_ASSIGN) {
+        log_error(M, "bad ASSIGN: %s", err);
+        proto_msg_clear(&m);
+        zstr_send(pipe, "BAD");
+        return;
+    }
+    x->m = &m;
+    char why[512] = "";
+    int64_t inserted = 0, failed = 0;
+    step_t s = run_batch(x, why, sizeof why, &inserted, &failed);
+    proto_msg_t out;
+    memset(&out, 0, sizeof out);
+    out.worker_id = (char *)x->cfg->worker_id;
+    out.run_id = m.run_id;
+    out.batch = m.batch;
+    out.token = m.token;
+    out.attempt = m.attempt;
+    if (s == STEP_OK) {
+        out.cmd = PROTO_DONE;
+        out.inserted = inserted;
+        out.failed = failed;
+        out.total = (int64_t)m.nusers;
+    } else {
+        out.cmd = PROTO_FAIL;
+        out.fail = fail_kind(s);
+        out.reason = s == STEP_LOST ? (char *)"lease lost" : why;
+    }
+    zmsg_t *reply = proto_encode(&out);
+    zmsg_send(&reply, pipe);
+    x->m = NULL;
+    proto_msg_clear(&m);
+}
+
+static void actor(zsock_t *pipe, void *arg)
+{
+    exec_t x;
+    memset(&x, 0, sizeof x);
+    x.cfg = arg;
+    char *err = NULL;
+    while (!(x.store = store_new(x.cfg->redis_url, &err))) {
+        log_warn(M, "%s; retrying", err);
+        free(err);
+        err = NULL;
+        util_sleep_ms(1000);
+    }
+    auth0_cfg_t ac;
+    memset(&ac, 0, sizeof ac);
+    ac.domain = x.cfg->target_domain;
+    ac.base_url = x.cfg->target_base_url;
+    ac.client_id = x.cfg->target_client_id;
+    ac.client_secret = x.cfg->target_client_secret;
+    x.api = auth0_new(&ac);
+    auth0_set_gate(x.api, gate, pause_farm, &x);
+    zsock_signal(pipe, 0);
+    for (;;) {
+        zmsg_t *msg = zmsg_recv(pipe);
+        if (!msg)
+            break;
+        char *first = zframe_strdup(zmsg_first(msg));
+        int term = first && strcmp(first, "$TERM") == 0;
+        free(first);
+        if (!term)
+            handle_assign(&x, pipe, msg);
+        zmsg_destroy(&msg);
+        if (term)
+            break;
+    }
+    auth0_destroy(&x.api);
+    store_destroy(&x.store);
+}
+
+zactor_t *executor_new(const executor_cfg_t *cfg)
+{
+    return zactor_new(actor, (void *)cfg);
+}
