@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "export.h"
 #include "log.h"
 #include "run.h"
 #include "util.h"
@@ -18,6 +19,7 @@ static void usage(FILE *out)
         out,
         "usage: a0migrate run --input FILE [options]\n"
         "       a0migrate status --run-id ID [--redis URL] [--json]\n"
+        "       a0migrate export --out FILE [--connection NAME]\n"
         "       a0migrate version\n"
         "\n"
         "run options:\n"
@@ -93,6 +95,8 @@ enum {
     OPT_RECWAIT,
     OPT_DRY,
     OPT_JSON,
+    OPT_OUT,
+    OPT_CONN,
 };
 
 static const struct option run_opts[] = {
@@ -115,6 +119,8 @@ static const struct option run_opts[] = {
     { "reconcile-wait-ms", required_argument, NULL, OPT_RECWAIT },
     { "dry-run", no_argument, NULL, OPT_DRY },
     { "json", no_argument, NULL, OPT_JSON },
+    { "out", required_argument, NULL, OPT_OUT },
+    { "connection", required_argument, NULL, OPT_CONN },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -165,6 +171,9 @@ static void defaults(run_cfg_t *c)
     c->target_base_url = getenv("A0_TARGET_BASE_URL");
     c->target_client_id = getenv("A0_TARGET_CLIENT_ID");
 }
+
+static const char *export_out;
+static const char *export_connection;
 
 static int parse_run(int argc, char **argv, run_cfg_t *c, int *json)
 {
@@ -230,6 +239,12 @@ static int parse_run(int argc, char **argv, run_cfg_t *c, int *json)
         case OPT_JSON:
             *json = 1;
             break;
+        case OPT_OUT:
+            export_out = optarg;
+            break;
+        case OPT_CONN:
+            export_connection = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -273,6 +288,13 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
         return run_status(c.redis_url, c.run_id, json);
+    }
+    if (strcmp(cmd, "export") == 0) {
+        if (!export_out) {
+            fprintf(stderr, "a0migrate: export needs --out FILE\n");
+            return EXIT_USAGE;
+        }
+        return export_main(export_out, export_connection);
     }
     if (strcmp(cmd, "run") != 0) {
         fprintf(stderr, "a0migrate: unknown command '%s'\n", cmd);
