@@ -67,7 +67,7 @@ local function plan_batch(keys, args)
     redis.call('HSET', batch, 'state', 'PENDING', 'attempt', 0,
                'nusers', #args - 1, 'token', 0, 'created', now_ms())
     for i = 2, #args do
-        if not redis.call('HEXISTS', users, args[i]) then
+        if redis.call('HEXISTS', users, args[i]) == 0 then
             set_outcome(users, stats, args[i], 'pending')
         end
     end
