@@ -16,6 +16,7 @@
 #define PROTO_MAX_STRING     (1024 * 1024) /* any one string but payload */
 #define PROTO_MAX_USERS      100000
 #define PROTO_MAX_HELD       1024
+#define PROTO_MAX_KEYS       64 /* entries in one body map */
 
 typedef enum {
     PROTO_NONE = 0,
