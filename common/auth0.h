@@ -48,7 +48,9 @@ typedef enum {
     AUTH0_ERR_CONNECT,   /* nothing was sent (connect/DNS failure) */
     AUTH0_ERR_TRANSPORT, /* sent, but no complete response: outcome
                             unknown */
-    AUTH0_ERR_TOKEN,     /* could not obtain a token (see errstr) */
+    AUTH0_ERR_TOKEN,     /* could not obtain a token (see errstr; status
+                            is the token endpoint's, 0 if unreached);
+                            the API request itself was not sent */
     AUTH0_ERR_GATE,      /* the gate refused */
     AUTH0_ERR_TOO_LARGE, /* response over the size bound */
 } auth0_err_t;
@@ -63,11 +65,20 @@ typedef struct {
     int64_t rl_reset;    /* epoch seconds */
     int64_t retry_after; /* seconds, -1 when absent */
     int64_t date;        /* Date header as epoch seconds, -1 when absent */
-    char errstr[512];    /* "METHOD PATH: what went wrong" */
+    char errstr[512];    /* "METHOD PATH: status message" or "METHOD
+                            PATH: what went wrong"; no query string */
 } auth0_resp_t;
 
+/* Every function filling an auth0_resp_t clears it first: pass one that is
+ * zeroed or that an earlier call filled. */
+
+/* NULL when cfg has neither domain nor base_url, or curl fails. Strings
+ * are copied. */
 auth0_t *auth0_new(const auth0_cfg_t *cfg);
+/* Wipes the secret and the token; NULL-safe; nulls *p. */
 void auth0_destroy(auth0_t **p);
+
+/* "token", "jobs_write", "jobs_read", "users_read", "users_write". */
 
 void auth0_set_gate(auth0_t *self, auth0_gate_fn gate, auth0_pause_fn pause,
                     void *arg);
@@ -87,7 +98,10 @@ int auth0_is_job_cap_429(const auth0_resp_t *resp);
 /* Generic request to PATH under /api/v2 (e.g. "/jobs/job_x"). Gets and
  * refreshes the token itself (one retry after a 401). GETs are retried on
  * 5xx, transport errors and rate-limit 429s with capped exponential backoff
- * and jitter; other methods are never retried here. */
+ * and jitter; other methods are never retried here. Each try meets the
+ * gate; every rate-limit 429 (any method) reaches the pause hook. POSTs and
+ * PATCHes use a fresh connection, so curl never resends them itself. body
+ * is not copied; it must live until the call returns. */
 auth0_err_t auth0_request(auth0_t *self, const char *method, const char *path,
                           const char *content_type, const char *body,
                           size_t body_len, auth0_group_t group,
@@ -122,20 +136,31 @@ auth0_err_t auth0_get_job_errors(auth0_t *self, const char *job_id,
                                  auth0_resp_t *resp);
 auth0_err_t auth0_get_user(auth0_t *self, const char *user_id,
                            auth0_resp_t *resp);
-/* GET /api/v2/connections?name=NAME */
+/* GET /api/v2/connections?name=NAME (all connections when name is NULL).
+ * Ids and names are percent-encoded into the path ("auth0|x" is sent as
+ * "auth0%7Cx"). A 204 from the errors endpoint is AUTH0_OK with an empty
+ * body. */
 auth0_err_t auth0_get_connections(auth0_t *self, const char *name,
                                   auth0_resp_t *resp);
 
 /* Starts a users export job (json format) with the given fields JSON array
- * (may be NULL for the default field list) and optional connection id. */
+ * (may be NULL for the default field list) and optional connection id.
+ * Array entries may be names ("email") or {"name", "export_as"} objects.
+ * When fields_json is not a JSON array nothing is sent: AUTH0_ERR_CONNECT
+ * with errstr saying so. */
 auth0_err_t auth0_export_start(auth0_t *self, const char *connection_id,
                                const char *fields_json, auth0_resp_t *resp);
 
 /* Downloads url (an export location) into path, at most max_bytes. Returns
- * 0 or -1 with errstr filled. No Authorization header is sent. */
+ * 0 or -1 with errstr filled (without the URL's query string) and path
+ * removed. No Authorization header is sent; redirects are followed to
+ * http(s) only; only a 200 is success; not retried (an expired link needs
+ * a fresh one from the job). No total timeout, but a transfer slower than
+ * 1 KB/s for 60 s is abandoned. */
 int auth0_download(auth0_t *self, const char *url, const char *path,
                    size_t max_bytes, char *errstr, size_t errlen);
 
+/* Frees the body and resets every field (status 0, headers -1). */
 void auth0_resp_clear(auth0_resp_t *resp);
 
 #endif
