@@ -11,11 +11,12 @@
  * below. The ROUTER's identity frame, when present, is handled by the
  * caller. Decoding bounds every length: frames, strings, arrays, depth. */
 
-#define PROTO_VERSION        "A0M1"
-#define PROTO_MAX_BODY       (2 * 1024 * 1024)
-#define PROTO_MAX_STRING     (1024 * 1024) /* any one string but payload */
-#define PROTO_MAX_USERS      100000
-#define PROTO_MAX_HELD       1024
+#define PROTO_VERSION    "A0M1"
+#define PROTO_MAX_BODY   (2 * 1024 * 1024)
+#define PROTO_MAX_STRING (1024 * 1024) /* any one string but payload */
+#define PROTO_MAX_USERS  100000
+#define PROTO_MAX_HELD   1024
+#define PROTO_MAX_KEYS   64 /* entries in one body map */
 
 typedef enum {
     PROTO_NONE = 0,
@@ -50,41 +51,47 @@ typedef struct {
     char *host;
     int64_t pid;
     char *version;
-    int64_t credit;        /* batches the worker can take now */
-    int64_t *held;         /* batches the worker still holds */
+    int64_t credit; /* batches the worker can take now */
+    int64_t *held;  /* batches the worker still holds */
     size_t nheld;
 
     /* ASSIGN, PROGRESS, DONE, FAIL, CANCEL */
     char *run_id;
     int64_t batch;
-    int64_t token;         /* fencing token of the lease */
-    int64_t epoch;         /* coordinator epoch */
+    int64_t token; /* fencing token of the lease */
+    int64_t epoch; /* coordinator epoch */
     int64_t lease_ms;
     int64_t attempt;
     char *connection_id;
-    char *job_id;          /* ASSIGN: adopt and poll this job, don't post */
-    char **user_ids;       /* ASSIGN: source user ids in payload order */
+    char *job_id;    /* ASSIGN: adopt and poll this job, don't post */
+    char **user_ids; /* ASSIGN: source user ids in payload order */
     size_t nusers;
-    char *payload;         /* ASSIGN: the users file (JSON text),
-                              payload_len bytes, NUL-terminated */
+    char *payload; /* ASSIGN: the users file (JSON text),
+                      payload_len bytes, NUL-terminated */
     size_t payload_len;
 
     /* DONE, FAIL, PROGRESS */
     proto_fail_t fail;
-    char *reason;          /* FAIL: short text without secrets */
+    char *reason; /* FAIL: short text without secrets */
     int64_t inserted;
     int64_t failed;
     int64_t total;
 } proto_msg_t;
 
+/* "READY", "ASSIGN", ...; "UNKNOWN" for anything else. */
 const char *proto_cmd_name(proto_cmd_t cmd);
 
-/* Builds the three frames of m. Returns a new message (caller destroys). */
+/* Builds the three frames of m: fields are sent only when set (strings
+ * non-NULL, integers non-zero, arrays non-empty, payload non-NULL, as bin).
+ * Returns a new message (caller destroys), or NULL when m->cmd is no
+ * command or m breaks a bound the decoder enforces. */
 zmsg_t *proto_encode(const proto_msg_t *m);
 
 /* Takes the frames of msg (version, command, body) and fills *out, which the
- * caller zeroes first. Returns 0, or -1 with a reason in err. Does not
- * destroy msg. */
+ * caller zeroes first. Returns 0, or -1 with a reason in err (and *out
+ * cleared). Does not destroy msg. Keys it does not know are skipped; a key
+ * given twice, a value of the wrong type, a string holding a NUL byte, or
+ * any container inside an array is refused. */
 int proto_decode(zmsg_t *msg, proto_msg_t *out, char *err, size_t errlen);
 
 /* Frees what *m owns and zeroes it. */
