@@ -67,6 +67,8 @@ static int invalid(xf_user_t *out, const char *path, const char *fmt, ...)
 static int invalid(xf_user_t *out, const char *path, const char *fmt, ...)
 {
     out->kind = XF_INVALID;
+    out->has_password = 0; /* nothing is sent, so nothing is attached */
+    out->custom_hash = 0;
     snprintf(out->path, sizeof out->path, "%s", path);
     va_list ap;
     va_start(ap, fmt);
@@ -299,7 +301,7 @@ static int take_username(xf_t *x)
         if (!username_char_ok((unsigned char)s[i]))
             return invalid(x->out, "username",
                            "username has a character outside letters, "
-                           "digits and @`^$!-#.+'~_");
+                           "digits and the symbols Auth0 allows");
     if (validate_email_format(s) == 0)
         return invalid(x->out, "username",
                        "username must not be an e-mail address");
@@ -488,15 +490,18 @@ static int build(xf_t *x)
     return 0;
 }
 
+/* Appends a field name; once the next name would not leave room for the
+ * "..." marker, the marker ends the list. */
 static void dropped_add(xf_user_t *out, const char *name)
 {
-    size_t len = strlen(out->dropped);
-    size_t room = sizeof out->dropped - len;
-    if (room < 5)
+    char *d = out->dropped;
+    size_t len = strlen(d), size = sizeof out->dropped;
+    if (len >= 3 && strcmp(d + len - 3, "...") == 0)
         return;
-    int n = snprintf(out->dropped + len, room, "%s%s", len ? "," : "", name);
-    if (n < 0 || (size_t)n >= room)
-        snprintf(out->dropped + sizeof out->dropped - 5, 5, ",...");
+    if (len + 1 + strlen(name) + 4 < size)
+        snprintf(d + len, size - len, "%s%s", len ? "," : "", name);
+    else
+        snprintf(d + len, size - len, "%s...", len ? "," : "");
 }
 
 /* Every source member that is not sent, in source order. */
