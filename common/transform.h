@@ -30,13 +30,19 @@ typedef struct {
     char path[128];    /* JSON path of the offending value, or "" */
     char dropped[512]; /* comma-separated list of dropped fields */
 
-    /* Added after the first interface; zero unless stated. */
-    char *username_key;       /* lower-cased username, for duplicate checks */
-    int custom_hash;          /* the hash went into custom_password_hash (bcrypt
-                                 that is not $2a$/$2b$ with 10 rounds) */
-    size_t linked_identities; /* identities after the primary: re-link */
-    int mfa_reenrol;   /* source had MFA enrolments that cannot be copied */
-    char warning[128]; /* XF_IMPORT accepted with a caveat, or "" */
+    /* Added after the first interface, zero unless stated:
+     * username_key      lower-cased username, for duplicate checks;
+     * custom_hash       the hash went into custom_password_hash (bcrypt
+     *                   that is not $2a$/$2b$ with 10 rounds);
+     * linked_identities identities after the primary, to re-link later;
+     * mfa_reenrol       the source had MFA enrolments that cannot be
+     *                   copied, so the user must enrol again;
+     * warning           XF_IMPORT accepted with a caveat, or "". */
+    char *username_key;
+    int custom_hash;
+    size_t linked_identities;
+    int mfa_reenrol;
+    char warning[128];
 } xf_user_t;
 
 typedef struct {
