@@ -454,6 +454,10 @@ static int take_password(xf_t *x)
         return invalid(x->out, ph ? "password_hash" : "custom_password_hash",
                        "record carries a password hash and the hash file "
                        "has one too");
+    char path[128], msg[128];
+    if (cph &&
+        validate_hash_encoding(cph, path, sizeof path, msg, sizeof msg) < 0)
+        return invalid(x->out, path, "custom_password_hash: %s", msg);
     if (cph) {
         json_object_set(x->dst, "custom_password_hash", cph);
         x->out->has_password = 1;
@@ -462,8 +466,7 @@ static int take_password(xf_t *x)
     }
     if (ph && !json_is_string(ph))
         return invalid(x->out, "password_hash",
-                       "password_hash is not a "
-                       "string");
+                       "password_hash is not a string");
     if (ph)
         return attach_hash(x, json_string_value(ph), "password_hash");
     if (x->file_hash)

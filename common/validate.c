@@ -598,6 +598,98 @@ static int check_custom_hash(const json_t *v, const char *path, verr_t *e)
     return check_algorithm_rules(v, path, e);
 }
 
+/* ---- custom_password_hash plausibility ---- */
+
+/* Digest size in bytes of the fixed-size algorithms, else 0. */
+static size_t digest_bytes(const char *algo)
+{
+    static const struct {
+        const char *name;
+        size_t bytes;
+    } sizes[] = { { "md4", 16 },
+                  { "md5", 16 },
+                  { "sha1", 20 },
+                  { "sha256", 32 },
+                  { "sha512", 64 } };
+
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+        if (strcmp(sizes[i].name, algo) == 0)
+            return sizes[i].bytes;
+    return 0;
+}
+
+static int all_of(const char *s, const char *set)
+{
+    return strspn(s, set) == strlen(s);
+}
+
+#define HEX_DIGITS "0123456789abcdefABCDEF"
+#define B64_DIGITS \
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
+
+/* Decoded size of a base64 text (standard or URL alphabet, padding
+ * optional), or -1 when it is not base64. */
+static long base64_bytes(const char *s)
+{
+    size_t n = strlen(s), pad = 0;
+    while (pad < 2 && n > pad && s[n - 1 - pad] == '=')
+        pad++;
+    size_t body = n - pad;
+    if (strspn(s, B64_DIGITS) != body || body % 4 == 1 || (pad && n % 4 != 0))
+        return -1;
+    return (long)(body * 3 / 4);
+}
+
+/* Checks value against encoding; want is the expected decoded size or 0
+ * when unknown. */
+static int encoding_fits(const char *value, const char *encoding, size_t want,
+                         verr_t *e)
+{
+    const char *path = "custom_password_hash.hash.value";
+    size_t n = strlen(value);
+    if (strcmp(encoding, "hex") == 0) {
+        if (!all_of(value, HEX_DIGITS) || n % 2)
+            return fail(e, "NOT_PASSED", path, "Value is not hex");
+        if (want && n != 2 * want)
+            return fail(e, "NOT_PASSED", path,
+                        "Value length does not match the digest size");
+        return 0;
+    }
+    if (want && n == 2 * want && all_of(value, HEX_DIGITS))
+        return fail(e, "NOT_PASSED", path,
+                    "Value looks hex but is declared "
+                    "base64");
+    long bytes = base64_bytes(value);
+    if (bytes < 0)
+        return fail(e, "NOT_PASSED", path, "Value is not base64");
+    if (want && (size_t)bytes != want)
+        return fail(e, "NOT_PASSED", path,
+                    "Value length does not match the digest size");
+    return 0;
+}
+
+int validate_hash_encoding(const json_t *cph, char *path, size_t path_size,
+                           char *msg, size_t msg_size)
+{
+    verr_t e = { NULL, 0, path, path_size, msg, msg_size };
+    const char *algo = json_string_value(json_object_get(cph, "algorithm"));
+    const json_t *hash = json_object_get(cph, "hash");
+    const char *value = json_string_value(json_object_get(hash, "value"));
+    const char *enc = json_string_value(json_object_get(hash, "encoding"));
+    const json_t *salt = json_object_get(cph, "salt");
+    if (json_is_object(salt) && !json_object_get(salt, "position"))
+        return fail(&e, "NOT_PASSED", "custom_password_hash.salt.position",
+                    "Salt position must be stated, not left to the default");
+    if (!algo || !value || !enc ||
+        (strcmp(enc, "hex") != 0 && strcmp(enc, "base64") != 0))
+        return 0;
+    size_t want = digest_bytes(algo);
+    json_int_t keylen = json_integer_value(json_object_get(cph, "keylen"));
+    if (strcmp(algo, "scrypt") == 0 && keylen > 0)
+        want = (size_t)keylen;
+    return encoding_fits(value, enc, want, &e);
+}
+
 /* ---- mfa_factors ---- */
 
 static int check_totp_secret(const json_t *v, const char *path, verr_t *e)

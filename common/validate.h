@@ -24,6 +24,17 @@ int validate_import_user(const json_t *u, char *code, size_t code_size,
                          char *path, size_t path_size, char *msg,
                          size_t msg_size);
 
+/* A plausibility check of custom_password_hash that an import job does not
+ * make: a job accepts these objects and the user then cannot log in. It
+ * refuses a hash.value whose characters or decoded length do not fit its
+ * declared hex/base64 encoding and the algorithm's digest size (md4, md5,
+ * sha1, sha256, sha512; scrypt against keylen), a 64-hex-digit value
+ * declared base64, and a salt without an explicit position. Returns 0 when
+ * plausible (or when the shape is wrong, which validate_import_user
+ * reports), else -1 with the path and a sentence (no values). */
+int validate_hash_encoding(const json_t *cph, char *path, size_t path_size,
+                           char *msg, size_t msg_size);
+
 /* The e-mail format check: 0 when s is acceptable, -1 otherwise. One '@';
  * local part 1..64 bytes of dot-atom characters (UTF-8 allowed, no quoted
  * forms); domain of at least two labels, each 1..63 bytes of letters,

@@ -107,6 +107,8 @@ static void expect_eof(reader_t *r)
     assert_int_equal(reader_next(r, &rec), READER_EOF);
 }
 
+/* BR-01: an export is NDJSON, gzip in real life, with the variants seen in
+ * the wild: BOM on line 1, CRLF, blank lines, no final newline. */
 static const char tolerant[] = "\xEF\xBB\xBF{\"a\":1}\r\n"
                                "\r\n"
                                "   \n"

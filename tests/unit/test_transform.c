@@ -23,9 +23,12 @@
 #include "util.h"
 #include "validate.h"
 
-#define BODY "abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
-#define ID   "\"user_id\":\"auth0|abc\""
-#define EM   "\"email\":\"u1@example.test\""
+#define BODY   "abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
+#define MD5HEX "5eb63bbbe01eeed093cb22bb8f5acdc3"
+#define SHA256HEX \
+    "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+#define ID "\"user_id\":\"auth0|abc\""
+#define EM "\"email\":\"u1@example.test\""
 #define DB                                                                  \
     "\"identities\":[{\"connection\":\"Username-Password-Authentication\"," \
     "\"user_id\":\"abc\",\"provider\":\"auth0\",\"isSocial\":false}]"
@@ -709,11 +712,11 @@ static void test_hashes_in_the_record(void **state)
     assert_string_equal(u.dropped, "password_hash");
     xf_user_clear(&u);
     expect_import("{" ID "," EM ",\"custom_password_hash\":{\"algorithm\":"
-                  "\"md5\",\"hash\":{\"value\":\"00\",\"encoding\":"
+                  "\"md5\",\"hash\":{\"value\":\"" MD5HEX "\",\"encoding\":"
                   "\"hex\"}}}",
                   OUT_HEAD "\"user_id\":\"abc\",\"custom_password_hash\":"
                            "{\"algorithm\":\"md5\",\"hash\":{\"value\":"
-                           "\"00\",\"encoding\":\"hex\"}}}");
+                           "\"" MD5HEX "\",\"encoding\":\"hex\"}}}");
     expect_schema_invalid("{" ID "," EM ",\"custom_password_hash\":"
                           "{\"algorithm\":\"md5\"}}",
                           "custom_password_hash.hash", "OBJECT_REQUIRED");
@@ -730,6 +733,56 @@ static void test_hashes_in_the_record(void **state)
                      "record carries a password hash and the hash file has "
                      "one too");
     hashes_destroy(&h);
+}
+
+/* BR-08: a custom hash whose value cannot be what its encoding and
+ * algorithm say would import fine and then fail every login. */
+static void test_custom_hash_encoding(void **state)
+{
+    (void)state;
+#define CPH(body) "{" ID "," EM ",\"custom_password_hash\":" body "}"
+    static const char *value_path = "custom_password_hash.hash.value";
+    expect_invalid(
+        CPH("{\"algorithm\":\"sha256\",\"hash\":{\"value\":\"" SHA256HEX
+            "\",\"encoding\":\"base64\"}}"),
+        value_path,
+        "custom_password_hash: Value looks hex but is declared "
+        "base64");
+    expect_invalid(CPH("{\"algorithm\":\"md5\",\"hash\":{\"value\":"
+                       "\"XrY7u+Ae7tCTyyK7j1rNww==\",\"encoding\":\"hex\"}}"),
+                   value_path, "custom_password_hash: Value is not hex");
+    expect_invalid(CPH("{\"algorithm\":\"sha1\",\"hash\":{\"value\":"
+                       "\"XrY7u+Ae7tCTyyK7j1rNww==\",\"encoding\":"
+                       "\"base64\"}}"),
+                   value_path,
+                   "custom_password_hash: Value length does not match the "
+                   "digest size");
+    expect_invalid(CPH("{\"algorithm\":\"md5\",\"hash\":{\"value\":\"" MD5HEX
+                       "\",\"encoding\":\"hex\"},\"salt\":{\"value\":"
+                       "\"s\"}}"),
+                   "custom_password_hash.salt.position",
+                   "custom_password_hash: Salt position must be stated, not "
+                   "left to the default");
+    expect_invalid(CPH("{\"algorithm\":\"scrypt\",\"hash\":{\"value\":\"" MD5HEX
+                       "\",\"encoding\":\"hex\"},\"keylen\":64}"),
+                   value_path,
+                   "custom_password_hash: Value length does not match the "
+                   "digest size");
+    expect_import(CPH("{\"algorithm\":\"md5\",\"hash\":{\"value\":"
+                      "\"XrY7u+Ae7tCTyyK7j1rNww==\",\"encoding\":\"base64\"},"
+                      "\"salt\":{\"value\":\"s\",\"position\":\"suffix\"}}"),
+                  OUT_HEAD "\"user_id\":\"abc\",\"custom_password_hash\":"
+                           "{\"algorithm\":\"md5\",\"hash\":{\"value\":"
+                           "\"XrY7u+Ae7tCTyyK7j1rNww==\",\"encoding\":"
+                           "\"base64\"},\"salt\":{\"value\":\"s\","
+                           "\"position\":\"suffix\"}}}");
+    expect_import(CPH("{\"algorithm\":\"scrypt\",\"hash\":{\"value\":\"" MD5HEX
+                      "\",\"encoding\":\"hex\"},\"keylen\":16}"),
+                  OUT_HEAD "\"user_id\":\"abc\",\"custom_password_hash\":"
+                           "{\"algorithm\":\"scrypt\",\"hash\":{\"value\":"
+                           "\"" MD5HEX "\",\"encoding\":\"hex\"},"
+                           "\"keylen\":16}}");
+#undef CPH
 }
 
 /* ---- MFA factors (BR-31) ---- */
@@ -1031,6 +1084,7 @@ int main(void)
         cmocka_unit_test(test_metadata_depth),
         cmocka_unit_test(test_hash_join),
         cmocka_unit_test(test_hashes_in_the_record),
+        cmocka_unit_test(test_custom_hash_encoding),
         cmocka_unit_test(test_mfa_factors),
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_large_profiles),

@@ -379,6 +379,61 @@ static void test_bcrypt_parse(void **state)
     assert_int_equal(validate_bcrypt_parse(NULL, &v, &cost), -1);
 }
 
+typedef struct {
+    const char *cph; /* custom_password_hash object */
+    int ok;
+    const char *path;
+} enc_case_t;
+
+static void test_hash_encoding(void **state)
+{
+    (void)state;
+    /* sha256("hello world") is 32 bytes: 64 hex digits, 44 base64
+     * characters with padding, 43 without. */
+    static const enc_case_t cases[] = {
+        { "{\"algorithm\":\"sha256\",\"hash\":{\"value\":"
+          "\"uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=\",\"encoding\":"
+          "\"base64\"}}",
+          1, NULL },
+        { "{\"algorithm\":\"sha256\",\"hash\":{\"value\":"
+          "\"uU0nuZNNPgilLlLX2n2r-sSE7-N6U4DukIj3rOLvzek\",\"encoding\":"
+          "\"base64\"}}",
+          1, NULL },
+        { "{\"algorithm\":\"sha256\",\"hash\":{\"value\":"
+          "\"uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvze=\",\"encoding\":"
+          "\"base64\"}}",
+          0, "custom_password_hash.hash.value" },
+        { "{\"algorithm\":\"sha256\",\"hash\":{\"value\":\"a=b=\","
+          "\"encoding\":\"base64\"}}",
+          0, "custom_password_hash.hash.value" },
+        { "{\"algorithm\":\"sha512\",\"hash\":{\"value\":\"00ff\","
+          "\"encoding\":\"HEX\"}}",
+          1, NULL },
+        { "{\"algorithm\":\"hmac\",\"hash\":{\"value\":\"0g\","
+          "\"encoding\":\"hex\"}}",
+          0, "custom_password_hash.hash.value" },
+        { "{\"algorithm\":\"hmac\",\"hash\":{\"value\":\"00ff\","
+          "\"encoding\":\"hex\"}}",
+          1, NULL },
+        { "{\"algorithm\":\"bcrypt\",\"hash\":{\"value\":\"x\"},"
+          "\"salt\":{\"value\":\"s\"}}",
+          0, "custom_password_hash.salt.position" },
+        { "[]", 1, NULL },
+        { "{\"algorithm\":\"md5\",\"hash\":\"x\"}", 1, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *c = json_loads(cases[i].cph, JSON_DECODE_ANY, NULL);
+        assert_non_null(c);
+        char path[128] = "", msg[128] = "";
+        int rc = validate_hash_encoding(c, path, sizeof path, msg, sizeof msg);
+        json_decref(c);
+        if (rc != (cases[i].ok ? 0 : -1))
+            fail_msg("case %zu: rc %d at %s: %s", i, rc, path, msg);
+        if (!cases[i].ok)
+            assert_string_equal(path, cases[i].path);
+    }
+}
+
 /* ---- drift check against the official schema ---- */
 
 static json_t *load_schema(void)
@@ -519,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_mfa_factors),
         cmocka_unit_test(test_email_format),
         cmocka_unit_test(test_bcrypt_parse),
+        cmocka_unit_test(test_hash_encoding),
         cmocka_unit_test(test_matches_official_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
