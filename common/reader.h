@@ -7,7 +7,15 @@
 /* reader: streams user records out of an export file. Accepts NDJSON, a JSON
  * array of objects, either of them gzip-compressed (detected from the magic
  * bytes, concatenated members included). Memory stays bounded by
- * max_record_bytes whatever the file size. */
+ * max_record_bytes whatever the file size.
+ *
+ * The framing is chosen from the first byte after an optional UTF-8 BOM and
+ * blanks: '[' means a JSON array, anything else NDJSON (CRLF and blank lines
+ * tolerated, the last line may lack its newline). Each record is parsed on
+ * its own; duplicate keys make it bad. A truncated gzip stream, an array
+ * whose structure breaks between elements, or an array left unclosed is
+ * fatal. Error texts are "<file>:<line>: <reason>" (arrays add
+ * "element <n>: ") and never quote record content. */
 
 typedef struct reader_t reader_t;
 
