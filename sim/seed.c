@@ -35,6 +35,8 @@ static const char *const family_names[] = {
 static const char *const themes[] = { "dark", "light", "system" };
 static const char *const locales[] = { "en-GB", "en-US", "fr-FR", "de-DE",
                                        "es-ES", "ja-JP", "pt-BR" };
+/* Documentation address ranges (RFC 5737). */
+static const char *const ip_nets[] = { "192.0.2", "198.51.100", "203.0.113" };
 static const char *const plans[] = { "free", "pro", "team", "enterprise" };
 
 #define PICK(st, arr) (arr[rand_below((st), sizeof arr / sizeof arr[0])])
@@ -115,10 +117,8 @@ static void set_activity(json_t *u, uint64_t *st)
         created + (int64_t)rand_below(st, (uint64_t)(updated - created) + 1);
     iso(last, c);
     char ip[32];
-    snprintf(
-        ip, sizeof ip, "%s.%d",
-        PICK(st, ((const char *[]){ "192.0.2", "198.51.100", "203.0.113" })),
-        (int)rand_below(st, 254) + 1);
+    snprintf(ip, sizeof ip, "%s.%d", PICK(st, ip_nets),
+             (int)rand_below(st, 254) + 1);
     json_object_set_new(u, "last_login", json_string(c));
     json_object_set_new(u, "last_ip", json_string(ip));
     json_object_set_new(u, "logins_count", json_integer(logins));
@@ -161,18 +161,14 @@ static void set_names(json_t *u, uint64_t *st, const char *email)
     json_object_set_new(u, "picture", json_string(pic));
 }
 
-static json_t *gen_user(uint64_t *st, long i, const store_conn_t *db,
-                        int social)
+/* Primary identity and user_id: a database identity, or a social one. */
+static json_t *primary(json_t *u, uint64_t *st, const store_conn_t *db,
+                       const char *sid)
 {
-    char word[7], hex[25];
-    rand_alnum(st, word, 6);
-    store_lower(word);
-    char *email = xasprintf("user%ld.%s@example.test", i, word);
-    char *sid = digits(st, 21);
-    json_t *u = json_object();
-    json_t *ids = json_array();
+    char hex[25];
     char *uid;
-    if (social) {
+    json_t *ids = json_array();
+    if (!db) {
         uid = xasprintf("%s|%s", SOCIAL, sid);
         json_array_append_new(ids, social_identity(sid, 0, NULL, NULL));
     } else {
@@ -183,16 +179,20 @@ static json_t *gen_user(uint64_t *st, long i, const store_conn_t *db,
                            "user_id", hex, "provider", "auth0", "isSocial", 0));
     }
     json_object_set_new(u, "user_id", json_string(uid));
-    json_object_set_new(u, "email", json_string(email));
-    json_object_set_new(u, "email_verified",
-                        json_boolean(social || rand_below(st, 100) >= 15));
-    set_names(u, st, email);
-    if (!social && rand_below(st, 100) < 10) {
+    free(uid);
+    return ids;
+}
+
+/* What only database users have: username, phone, a linked identity. */
+static void database_extras(json_t *u, json_t *ids, uint64_t *st, long i,
+                            const char *sid)
+{
+    if (rand_below(st, 100) < 10) {
         char *name = xasprintf("%s%ld", PICK(st, given_names), i);
         json_object_set_new(u, "username", json_string(store_lower(name)));
         free(name);
     }
-    if (!social && rand_below(st, 100) < 3) {
+    if (rand_below(st, 100) < 3) {
         char *d = digits(st, 7);
         char *phone = xasprintf("+1555%s", d);
         json_object_set_new(u, "phone_number", json_string(phone));
@@ -200,12 +200,15 @@ static json_t *gen_user(uint64_t *st, long i, const store_conn_t *db,
         free(phone);
         free(d);
     }
-    if (!social && rand_below(st, 100) < 2)
+    if (rand_below(st, 100) < 2)
         json_array_append_new(
-            ids,
-            social_identity(sid, 1, email,
-                            json_string_value(json_object_get(u, "name"))));
-    json_object_set_new(u, "identities", ids);
+            ids, social_identity(
+                     sid, 1, json_string_value(json_object_get(u, "email")),
+                     json_string_value(json_object_get(u, "name"))));
+}
+
+static void common_extras(json_t *u, uint64_t *st)
+{
     set_activity(u, st);
     if (rand_below(st, 100) < 5)
         json_object_set_new(u, "blocked", json_true());
@@ -216,7 +219,26 @@ static json_t *gen_user(uint64_t *st, long i, const store_conn_t *db,
         json_object_set_new(u, "user_metadata", um);
     if (am)
         json_object_set_new(u, "app_metadata", am);
-    free(uid);
+}
+
+/* One user; db is NULL for a social-only user. */
+static json_t *gen_user(uint64_t *st, long i, const store_conn_t *db)
+{
+    char word[7];
+    rand_alnum(st, word, 6);
+    store_lower(word);
+    char *email = xasprintf("user%ld.%s@example.test", i, word);
+    char *sid = digits(st, 21);
+    json_t *u = json_object();
+    json_t *ids = primary(u, st, db, sid);
+    json_object_set_new(u, "email", json_string(email));
+    json_object_set_new(u, "email_verified",
+                        json_boolean(!db || rand_below(st, 100) >= 15));
+    set_names(u, st, email);
+    if (db)
+        database_extras(u, ids, st, i, sid);
+    json_object_set_new(u, "identities", ids);
+    common_extras(u, st);
     free(sid);
     free(email);
     return u;
@@ -237,7 +259,7 @@ long seed_generate(store_t *store, long n, uint64_t seed)
     for (long i = 1; i <= n; i++) {
         int is_social = rand_below(&st, 100) < 3;
         const store_conn_t *db = dbs[rand_below(&st, (uint64_t)ndb)];
-        json_t *u = gen_user(&st, i, db, is_social);
+        json_t *u = gen_user(&st, i, is_social ? NULL : db);
         if (store_insert(store, u, NULL, is_social ? social : db, 0))
             added++;
     }

@@ -409,14 +409,63 @@ check "429 has Date" 1 "$(header Date | grep -c GMT)"
 check "rate_limited counter" true "$(curl -s "$S/__sim/counters" | jq '.rate_limited >= 1')"
 check "max_active" 2 "$(curl -s "$S/__sim/counters" | jq '.jobs.max_active')"
 
+# --- third tenant: seed file, several connections, short lifetimes ----------
+{
+    printf '\xef\xbb\xbf{"user_id":"auth0|5f0000000000000000000001","email":"seed1@example.test","identities":[{"connection":"DB-A","user_id":"5f0000000000000000000001","provider":"auth0","isSocial":false}]}\r\n'
+    printf '\n'
+    printf '{"user_id":"github|42","email":"seed2@example.test","identities":[{"connection":"github","user_id":"42","provider":"github","isSocial":true}]}\n'
+} | gzip -c >"$TMP/seed.ndjson.gz"
+start_sim edge --load "$TMP/seed.ndjson.gz" --connection DB-A --connection DB-B \
+    --job-retention-s 2 --token-ttl-s 2 --failed-job-errors object
+E=http://127.0.0.1:$PORT_edge
+TOK3=$(get_token "$PORT_edge")
+check "seeded users" 2 "$(curl -s "$E/__sim/users" | wc -l)"
+req GET "$E/api/v2/connections" -H "Authorization: Bearer $TOK3"
+check "connections from flags and seed" "DB-A DB-B github" "$(jqb '[.[].name] | join(" ")')"
+DBB=$(jqb '.[] | select(.name == "DB-B") | .id')
+cat >"$TMP/cross.json" <<'JSON'
+[{"email":"other@example.test","user_id":"5f0000000000000000000001"},
+ {"email":"seed1@example.test"}]
+JSON
+import "$PORT_edge" "$TOK3" "$TMP/cross.json" "$DBB"
+XJOB=$(jqb .id)
+wait_job "$PORT_edge" "$TOK3" "$XJOB"
+check "ids unique across connections, e-mails per connection" \
+    '{"failed":1,"updated":0,"inserted":1,"total":2}' "$(jq -c .summary "$TMP/body")"
+import "$PORT_edge" "$TOK3" "$TMP/broken.json" "$DBB"
+FJOB=$(jqb .id)
+wait_job "$PORT_edge" "$TOK3" "$FJOB"
+req GET "$E/api/v2/jobs/$FJOB/errors" -H "Authorization: Bearer $TOK3"
+check "failed job errors as object" "200|failed|users_import|$FJOB" \
+    "$ST|$(jqb '"\(.status)|\(.type)|\(.id)"')"
+check "failed job status_details" true "$(jqb 'has("status_details")')"
+sleep 2.2
+req GET "$E/api/v2/connections" -H "Authorization: Bearer $TOK3"
+check "expired token" '401|{"statusCode":401,"error":"Unauthorized","message":"Expired token received for JSON Web Token validation"}' "$ST|$(body)"
+req GET "$E/api/v2/jobs/$XJOB" -H "Authorization: Bearer $(get_token "$PORT_edge")"
+check "job past retention" 404 "$ST"
+
+start_sim scoped --scope "read:users read:connections"
+req POST "http://127.0.0.1:$PORT_scoped/api/v2/jobs/users-imports" \
+    -H "Authorization: Bearer $(get_token "$PORT_scoped")" \
+    -F "users=@$TMP/valid.json" -F "connection_id=$CONN"
+check "insufficient scope" '403|{"statusCode":403,"error":"Forbidden","message":"Insufficient scope, expected any of: create:users","errorCode":"insufficient_scope"}' "$ST|$(body)"
+
 # --- logs and shutdown --------------------------------------------------------
-kill -TERM "$PID_main"
-RC=0
-wait "$PID_main" || RC=$?
-check "SIGTERM exit status" 0 "$RC"
-check "log has no secret" 0 "$(grep -c -F "$SECRET" "$TMP/main/log" || true)"
+for name in main slow edge scoped; do
+    pid_var=PID_$name
+    kill -TERM "${!pid_var}"
+    RC=0
+    wait "${!pid_var}" || RC=$?
+    check "$name: SIGTERM exit status" 0 "$RC"
+    check "$name: no sanitizer report" 0 \
+        "$(grep -c -e 'runtime error' -e 'Sanitizer' "$TMP/$name/log" || true)"
+    check "$name: log has no secret" 0 \
+        "$(grep -c -F "$SECRET" "$TMP/$name/log" || true)"
+    check "$name: log has no e-mail" 0 \
+        "$(grep -c '@example.test' "$TMP/$name/log" || true)"
+done
 check "log has no token" 0 "$(grep -c -F "$TOK" "$TMP/main/log" || true)"
-check "log has no e-mail" 0 "$(grep -c '@example.test' "$TMP/main/log" || true)"
 check "log has no hash" 0 "$(grep -c 'KIB5sWJ3' "$TMP/main/log" || true)"
 
 echo "$PASS passed, $FAIL failed"
