@@ -1,4 +1,171 @@
-int main(void)
+/* main: a0sim, a simulated Auth0 tenant on a loopback port. Owns the
+ * process lifecycle: parse the command line, build the tenant, seed users,
+ * start the HTTP daemon and the job worker, write the port file, wait for
+ * SIGTERM or SIGINT, then stop the daemon before the worker and free
+ * everything. Signals are blocked in every thread and taken by sigwait in
+ * the main thread, so no handler runs in the middle of tenant code. */
+#include "api.h"
+#include "cli.h"
+#include "counters.h"
+#include "http.h"
+#include "jobs.h"
+#include "log.h"
+#include "rand.h"
+#include "ratelimit.h"
+#include "seed.h"
+#include "sim.h"
+#include "store.h"
+#include "tokens.h"
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HTTP_THREADS    4
+#define REQUEST_LOG_MAX 1000000
+
+void sim_lock(sim_t *sim)
 {
+    pthread_mutex_lock(&sim->lock);
+}
+
+void sim_unlock(sim_t *sim)
+{
+    pthread_mutex_unlock(&sim->lock);
+}
+
+static int build_tenant(sim_t *sim)
+{
+    sim_cfg_t *cfg = &sim->cfg;
+    pthread_mutex_init(&sim->lock, NULL);
+    sim->store = store_new(cfg->client_id);
+    for (int i = 0; i < cfg->nconnections; i++)
+        store_add_connection(sim->store, cfg->connections[i], "auth0");
+    sim->tokens = tokens_new();
+    sim->counters = counters_new(REQUEST_LOG_MAX);
+    if (cfg->rate > 0)
+        sim->limiter = ratelimit_new(cfg->rate, cfg->burst);
+    sim->jobs = jobs_new(sim);
+    sim->link_key = rand_secure_seed();
+
+    if (cfg->load_path) {
+        long n = seed_load(sim->store, cfg->load_path);
+        if (n < 0)
+            return -1;
+        log_info("sim", "loaded %ld users", n);
+    }
+    if (cfg->generate > 0) {
+        long n = seed_generate(sim->store, cfg->generate, cfg->seed);
+        log_info("sim", "generated %ld users (seed %llu)", n,
+                 (unsigned long long)cfg->seed);
+    }
     return 0;
+}
+
+static void destroy_tenant(sim_t *sim)
+{
+    jobs_destroy(&sim->jobs);
+    ratelimit_destroy(&sim->limiter);
+    counters_destroy(&sim->counters);
+    tokens_destroy(&sim->tokens);
+    store_destroy(&sim->store);
+    pthread_mutex_destroy(&sim->lock);
+    free(sim->base_url);
+}
+
+static char *base_url(const char *listen, int port)
+{
+    if (strcmp(listen, "0.0.0.0") == 0)
+        return xasprintf("http://127.0.0.1:%d", port);
+    if (strcmp(listen, "::") == 0)
+        return xasprintf("http://[::1]:%d", port);
+    if (strchr(listen, ':'))
+        return xasprintf("http://[%s]:%d", listen, port);
+    return xasprintf("http://%s:%d", listen, port);
+}
+
+/* Writes the port atomically so that a reader never sees a partial
+ * number. */
+static int write_port_file(const char *path, int port)
+{
+    char *tmp = xasprintf("%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    int ok = f && fprintf(f, "%d\n", port) > 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (ok && rename(tmp, path) != 0)
+        ok = 0;
+    if (!ok) {
+        log_error("sim", "cannot write port file %s: %s", path,
+                  strerror(errno));
+        remove(tmp);
+    }
+    free(tmp);
+    return ok ? 0 : -1;
+}
+
+static int wait_for_signal(const sigset_t *set)
+{
+    int sig = 0;
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+static int serve(sim_t *sim, const sigset_t *sigs)
+{
+    sim_cfg_t *cfg = &sim->cfg;
+    http_t *http = http_new(cfg->listen, cfg->port, HTTP_THREADS, api_handle,
+                            api_body_limit, sim);
+    if (!http)
+        return -1;
+    sim->port = http_port(http);
+    sim->base_url = base_url(cfg->listen, sim->port);
+    if (jobs_start(sim->jobs) < 0) {
+        log_error("sim", "cannot start the job worker");
+        http_destroy(&http);
+        return -1;
+    }
+    int rc = 0;
+    if (cfg->port_file && write_port_file(cfg->port_file, sim->port) < 0)
+        rc = -1;
+    if (rc == 0) {
+        log_info("sim",
+                 "listening on %s (domain %s, %zu users, %d "
+                 "connections)",
+                 sim->base_url, cfg->domain, store_user_count(sim->store),
+                 store_conn_count(sim->store));
+        int sig = wait_for_signal(sigs);
+        log_info("sim", "signal %d, shutting down", sig);
+    }
+    http_destroy(&http);
+    jobs_stop(sim->jobs);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static sim_t sim;
+    log_init("sim");
+    int rc = cli_parse(argc, argv, &sim.cfg);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    log_set_level((log_level_t)sim.cfg.log_level);
+
+    /* Block the stop signals before any thread exists, so that all
+     * threads inherit the mask and only sigwait sees them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = build_tenant(&sim) == 0 && serve(&sim, &sigs) == 0 ? 0 : 1;
+    destroy_tenant(&sim);
+    cli_free(&sim.cfg);
+    return rc;
 }

@@ -1,0 +1,277 @@
+/* api: owns routing and the checks every Management API request passes in
+ * order: the token bucket (its headers go on every /api/v2 response), the
+ * bearer token, the route, the granted scope, the body size. It records
+ * each answer in the counters under its route template, never the raw
+ * URL, which may carry user ids and e-mail addresses. */
+#include "api.h"
+
+#include "counters.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "reply.h"
+#include "tokens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef void (*api_fn)(api_call_t *c);
+
+typedef struct {
+    const char *method;
+    const char *route; /* template; {id} matches one segment */
+    api_fn fn;
+    const char *scopes; /* any of these, comma-separated */
+} route_t;
+
+static const route_t mgmt_routes[] = {
+    { "GET", "/api/v2/connections", api_connections_list, "read:connections" },
+    { "GET", "/api/v2/connections/{id}", api_connection_get,
+      "read:connections" },
+    { "GET", "/api/v2/users/{id}", api_user_get, "read:users" },
+    { "DELETE", "/api/v2/users/{id}", api_user_delete, "delete:users" },
+    { "GET", "/api/v2/users-by-email", api_users_by_email, "read:users" },
+    { "POST", "/api/v2/jobs/users-imports", api_import_create, "create:users" },
+    { "POST", "/api/v2/jobs/users-exports", api_export_create, "read:users" },
+    { "GET", "/api/v2/jobs/{id}", api_job_get, "create:users,read:users" },
+    { "GET", "/api/v2/jobs/{id}/errors", api_job_errors,
+      "create:users,read:users" },
+    { NULL, NULL, NULL, NULL },
+};
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *api_decode(const char *s, size_t n)
+{
+    char *out = xmalloc(n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            out[o++] = s[i];
+            continue;
+        }
+        int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+        int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            free(out);
+            return NULL;
+        }
+        out[o++] = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Matches path against a template, capturing {id} segments. */
+static int match(const char *tmpl, const char *path, char *params[2])
+{
+    int np = 0;
+    while (*tmpl && *path) {
+        if (strncmp(tmpl, "{id}", 4) == 0) {
+            size_t n = strcspn(path, "/");
+            if (n == 0 || np == 2 || !(params[np] = api_decode(path, n)))
+                return 0;
+            np++;
+            tmpl += 4;
+            path += n;
+            continue;
+        }
+        if (*tmpl != *path)
+            return 0;
+        tmpl++;
+        path++;
+    }
+    return *tmpl == '\0' && *path == '\0';
+}
+
+static void free_params(char *params[2])
+{
+    for (int i = 0; i < 2; i++) {
+        free(params[i]);
+        params[i] = NULL;
+    }
+}
+
+/* Finds the route and captures its parameters. A known path with
+ * another method is unknown too: Auth0 answers 404 for both. */
+static const route_t *find_route(const char *method, const char *path,
+                                 char *params[2])
+{
+    for (const route_t *r = mgmt_routes; r->method; r++) {
+        if (strcmp(r->method, method) == 0 && match(r->route, path, params))
+            return r;
+        free_params(params);
+    }
+    return NULL;
+}
+
+size_t api_body_limit(void *arg, const char *method, const char *path)
+{
+    (void)arg;
+    if (strcmp(method, "POST") == 0 &&
+        strcmp(path, "/api/v2/jobs/users-imports") == 0)
+        return API_IMPORT_MAX_BYTES;
+    return API_BODY_MAX_BYTES;
+}
+
+static int has_scope(const char *granted, const char *wanted)
+{
+    char want[128];
+    snprintf(want, sizeof want, "%s", wanted);
+    char *save = NULL;
+    for (char *w = strtok_r(want, ",", &save); w;
+         w = strtok_r(NULL, ",", &save)) {
+        size_t n = strlen(w);
+        for (const char *g = strstr(granted, w); g; g = strstr(g + 1, w))
+            if ((g == granted || g[-1] == ' ') && (g[n] == ' ' || !g[n]))
+                return 1;
+    }
+    return 0;
+}
+
+static void set_rate_headers(http_resp_t *resp, const ratelimit_info_t *rl)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%lld", (long long)rl->limit);
+    http_resp_header(resp, "x-ratelimit-limit", v);
+    snprintf(v, sizeof v, "%lld", (long long)rl->remaining);
+    http_resp_header(resp, "x-ratelimit-remaining", v);
+    snprintf(v, sizeof v, "%lld", (long long)rl->reset);
+    http_resp_header(resp, "x-ratelimit-reset", v);
+}
+
+/* The bucket; returns 0 when the request was refused with a 429. */
+static int rate_gate(api_call_t *c)
+{
+    sim_t *sim = c->sim;
+    if (!sim->limiter)
+        return 1;
+    ratelimit_info_t rl;
+    sim_lock(sim);
+    int ok = ratelimit_take(sim->limiter, c->now_ms, &rl);
+    if (!ok)
+        counters_rate_limited(sim->counters);
+    sim_unlock(sim);
+    set_rate_headers(c->resp, &rl);
+    if (!ok)
+        reply_error(c->resp, 429, "Global limit has been reached",
+                    "too_many_requests");
+    return ok;
+}
+
+static const char *bearer(const http_req_t *req)
+{
+    const char *h = http_header(req, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return *h ? h : NULL;
+}
+
+/* Returns 0 when the request was refused with a 401. */
+static int auth_gate(api_call_t *c)
+{
+    const char *tok = bearer(c->req);
+    token_state_t st = TOKEN_UNKNOWN;
+    if (tok) {
+        sim_lock(c->sim);
+        st = tokens_check(c->sim->tokens, tok, c->now_ms);
+        sim_unlock(c->sim);
+    }
+    if (st == TOKEN_VALID)
+        return 1;
+    reply_error(c->resp, 401,
+                st == TOKEN_EXPIRED
+                    ? "Expired token received for JSON Web Token validation"
+                    : "Invalid token.",
+                NULL);
+    return 0;
+}
+
+static void handle_mgmt(api_call_t *c)
+{
+    http_req_t *req = c->req;
+    const route_t *r = find_route(req->method, req->path, c->params);
+    c->resp->route = r ? r->route : "/api/v2/(unknown)";
+    if (!rate_gate(c) || !auth_gate(c))
+        return;
+    if (!r) {
+        reply_error(c->resp, 404, "Not Found", NULL);
+        return;
+    }
+    if (!has_scope(c->sim->cfg.scope, r->scopes)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Insufficient scope, expected any of: %s",
+                 r->scopes);
+        reply_error(c->resp, 403, msg, "insufficient_scope");
+        return;
+    }
+    if (req->too_large) {
+        reply_too_large(c->resp, req->body_limit);
+        return;
+    }
+    r->fn(c);
+}
+
+static void route(api_call_t *c)
+{
+    const char *path = c->req->path;
+    if (strncmp(path, "/api/v2/", 8) == 0) {
+        handle_mgmt(c);
+        return;
+    }
+    if (strcmp(path, "/oauth/token") == 0 &&
+        strcmp(c->req->method, "POST") == 0) {
+        c->resp->route = "/oauth/token";
+        if (c->req->too_large)
+            reply_too_large(c->resp, c->req->body_limit);
+        else
+            api_oauth_token(c);
+        return;
+    }
+    if (strncmp(path, "/__exports/", 11) == 0 &&
+        strcmp(c->req->method, "GET") == 0) {
+        c->resp->route = "/__exports/{file}";
+        api_export_download(c);
+        return;
+    }
+    c->resp->route = "(unknown)";
+    reply_error(c->resp, 404, "Not Found", NULL);
+}
+
+void api_handle(void *arg, http_req_t *req, http_resp_t *resp)
+{
+    sim_t *sim = arg;
+    api_call_t c = { sim, req, resp, { NULL, NULL }, util_wall_ms() };
+    if (req->uri_too_long) {
+        resp->route = "(unknown)";
+        reply_error(resp, 414, "URI Too Long", NULL);
+    } else if (strncmp(req->path, "/__sim/", 7) == 0) {
+        api_inspect(&c);
+        return;
+    } else {
+        route(&c);
+    }
+    free_params(c.params);
+
+    int api = strncmp(req->path, "/api/v2/", 8) == 0;
+    sim_lock(sim);
+    counters_record(sim->counters, req->method, resp->route, resp->status,
+                    c.now_ms, api);
+    sim_unlock(sim);
+    log_debug("api", "%s %s %d %lld ms", req->method, resp->route, resp->status,
+              (long long)(util_wall_ms() - c.now_ms));
+}

@@ -1,0 +1,47 @@
+#ifndef A0SIM_API_H
+#define A0SIM_API_H
+
+#include "http.h"
+#include "sim.h"
+
+#include <stdint.h>
+
+/* api: routing of every request (Management API, /oauth/token, export
+ * downloads, /__sim inspection) and the handlers. */
+
+#define API_IMPORT_MAX_BYTES 512000
+#define API_BODY_MAX_BYTES   (1024 * 1024)
+
+/* One request being handled. params are the percent-decoded {id}
+ * segments of the route. */
+typedef struct {
+    sim_t *sim;
+    http_req_t *req;
+    http_resp_t *resp;
+    char *params[2];
+    int64_t now_ms;
+} api_call_t;
+
+/* http_handler_fn and http_limit_fn for http_new; arg is the sim_t. */
+void api_handle(void *arg, http_req_t *req, http_resp_t *resp);
+size_t api_body_limit(void *arg, const char *method, const char *path);
+
+/* Percent-decodes n bytes of s into a new string; NULL when an escape is
+ * malformed or decodes to NUL. */
+char *api_decode(const char *s, size_t n);
+
+/* Handlers (api_users.c, api_jobs.c, oauth.c, inspect.c). */
+void api_connections_list(api_call_t *c);
+void api_connection_get(api_call_t *c);
+void api_user_get(api_call_t *c);
+void api_user_delete(api_call_t *c);
+void api_users_by_email(api_call_t *c);
+void api_import_create(api_call_t *c);
+void api_export_create(api_call_t *c);
+void api_job_get(api_call_t *c);
+void api_job_errors(api_call_t *c);
+void api_export_download(api_call_t *c);
+void api_oauth_token(api_call_t *c);
+void api_inspect(api_call_t *c);
+
+#endif

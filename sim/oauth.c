@@ -1,0 +1,126 @@
+/* oauth: POST /oauth/token, the client-credentials grant of the
+ * Authentication API. Bodies may be form-urlencoded or JSON. Errors use
+ * the OAuth shape {error, error_description}. The secret is compared in
+ * constant time and never logged. */
+#include "api.h"
+
+#include "log.h"
+#include "reply.h"
+#include "tokens.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define GRANT_CC "client_credentials"
+
+/* Parses a form-urlencoded body into a JSON object of strings. */
+static json_t *parse_form(const char *body, size_t len)
+{
+    json_t *o = json_object();
+    const char *p = body, *end = body + len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        if (eq) {
+            char *k = xstrndup(p, (size_t)(eq - p));
+            char *v = xstrndup(eq + 1, (size_t)(stop - eq - 1));
+            for (char *q = k; *q; q++)
+                *q = *q == '+' ? ' ' : *q;
+            for (char *q = v; *q; q++)
+                *q = *q == '+' ? ' ' : *q;
+            char *dk = api_decode(k, strlen(k));
+            char *dv = api_decode(v, strlen(v));
+            if (dk && dv && !json_object_get(o, dk))
+                json_object_set_new(o, dk, json_string(dv));
+            free(k);
+            free(v);
+            free(dk);
+            free(dv);
+        }
+        p = stop + 1;
+    }
+    return o;
+}
+
+static json_t *parse_body(const http_req_t *req)
+{
+    const char *ct = http_header(req, "Content-Type");
+    const char *data = req->body.data ? req->body.data : "";
+    if (ct && strncasecmp(ct, "application/json", 16) == 0) {
+        json_error_t err;
+        json_t *j = json_loadb(data, req->body.len, 0, &err);
+        if (json_is_object(j))
+            return j;
+        json_decref(j);
+        return NULL;
+    }
+    return parse_form(data, req->body.len);
+}
+
+static int same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned diff = (unsigned)(la ^ lb);
+    for (size_t i = 0; i < la; i++)
+        diff |= (unsigned char)a[i] ^ (unsigned char)(lb ? b[i % lb] : 0);
+    return diff == 0;
+}
+
+static const char *field(json_t *body, const char *name)
+{
+    return json_string_value(json_object_get(body, name));
+}
+
+static void grant(api_call_t *c)
+{
+    sim_lock(c->sim);
+    char *tok =
+        tokens_issue(c->sim->tokens, c->now_ms, c->sim->cfg.token_ttl_s);
+    sim_unlock(c->sim);
+    reply_json(c->resp, 200,
+               json_pack("{s:s, s:I, s:s, s:s}", "access_token", tok,
+                         "expires_in", (json_int_t)c->sim->cfg.token_ttl_s,
+                         "scope", c->sim->cfg.scope, "token_type", "Bearer"));
+    free(tok);
+    log_debug("oauth", "token issued");
+}
+
+void api_oauth_token(api_call_t *c)
+{
+    const sim_cfg_t *cfg = &c->sim->cfg;
+    json_t *body = parse_body(c->req);
+    if (!body) {
+        reply_oauth_error(c->resp, 400, "invalid_request",
+                          "Invalid request body");
+        return;
+    }
+    const char *gt = field(body, "grant_type");
+    const char *id = field(body, "client_id");
+    const char *secret = field(body, "client_secret");
+    const char *aud = field(body, "audience");
+    char msg[300];
+    if (!gt) {
+        reply_oauth_error(c->resp, 400, "invalid_request",
+                          "Missing required parameter: grant_type");
+    } else if (strcmp(gt, GRANT_CC) != 0) {
+        snprintf(msg, sizeof msg, "Unsupported grant type: %.200s", gt);
+        reply_oauth_error(c->resp, 400, "unsupported_grant_type", msg);
+    } else if (!id || !secret || strcmp(id, cfg->client_id) != 0 ||
+               !same_secret(secret, cfg->client_secret)) {
+        reply_oauth_error(c->resp, 401, "access_denied", "Unauthorized");
+    } else if (!aud) {
+        reply_oauth_error(c->resp, 403, "access_denied",
+                          "No audience parameter was provided, and no "
+                          "default audience has been configured");
+    } else if (strcmp(aud, cfg->audience) != 0) {
+        snprintf(msg, sizeof msg, "Service not enabled within domain: %.200s",
+                 aud);
+        reply_oauth_error(c->resp, 403, "access_denied", msg);
+    } else {
+        grant(c);
+    }
+    json_decref(body);
+}

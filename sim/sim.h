@@ -1,0 +1,64 @@
+#ifndef A0SIM_SIM_H
+#define A0SIM_SIM_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+/* The simulated tenant as one context shared by every module. All tenant
+ * state (store, jobs, tokens, counters, limiter) sits behind one mutex,
+ * sim_t.lock; functions of those modules expect the caller to hold it
+ * unless their header says otherwise. */
+
+#define SIM_MAX_CONNECTIONS 16
+
+typedef struct {
+    char *listen;    /* bind address, default 127.0.0.1 */
+    int port;        /* 0 = any free port */
+    char *port_file; /* where to write the bound port, or NULL */
+    char *domain;    /* tenant domain; audience derives from it */
+    char *audience;  /* https://DOMAIN/api/v2/ */
+    char *client_id;
+    char *client_secret; /* never logged */
+    char *scope;         /* scopes granted to every token */
+    char *connections[SIM_MAX_CONNECTIONS];
+    int nconnections;
+    long generate; /* users to generate at start */
+    uint64_t seed;
+    char *load_path;    /* export NDJSON(.gz) to seed users from */
+    double import_rate; /* users per second per job, 0 = instant */
+    double rate;        /* Management API tokens per second, 0 = off */
+    double burst;       /* bucket size */
+    int64_t job_retention_s;
+    int64_t export_link_ttl_s;
+    int64_t token_ttl_s;
+    int max_active_imports;       /* concurrent import jobs allowed */
+    char *format_code;            /* error code for a failed "format" check */
+    char *additional_code;        /* error code for an unknown property */
+    int failed_job_errors_object; /* errors of a failed job: 1 job object,
+                                     0 = 204 */
+    int log_level;
+} sim_cfg_t;
+
+typedef struct store_t store_t;
+typedef struct jobs_t jobs_t;
+typedef struct tokens_t tokens_t;
+typedef struct counters_t counters_t;
+typedef struct ratelimit_t ratelimit_t;
+
+typedef struct {
+    sim_cfg_t cfg;
+    pthread_mutex_t lock; /* the tenant mutex */
+    store_t *store;
+    jobs_t *jobs;
+    tokens_t *tokens;
+    counters_t *counters;
+    ratelimit_t *limiter; /* NULL when --rate is 0 */
+    int port;             /* bound port */
+    char *base_url;       /* http://HOST:PORT, for export links */
+    uint64_t link_key;    /* signs export links */
+} sim_t;
+
+void sim_lock(sim_t *sim);
+void sim_unlock(sim_t *sim);
+
+#endif
