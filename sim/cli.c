@@ -107,7 +107,7 @@ static void defaults(sim_cfg_t *cfg)
     cfg->export_link_ttl_s = 60;
     cfg->token_ttl_s = 86400;
     cfg->max_active_imports = 2;
-    cfg->log_level = LOG_INFO;
+    cfg->log_level = A0_LOG_INFO;
 }
 
 static int num(const char *opt, const char *s, double min, double max,
