@@ -102,6 +102,24 @@ static void flight_free(void **p)
     *p = NULL;
 }
 
+/* Waits until Redis answers again. Returns -1 when asked to stop. */
+static int wait_redis(run_t *r)
+{
+    int64_t backoff = 250;
+    int warned = 0;
+    while (store_ping(r->store) != 0) {
+        if (stop_requested)
+            return -1;
+        if (!warned++)
+            log_warn(M, "%s; waiting for Redis", store_error(r->store));
+        util_sleep_ms(backoff);
+        backoff = backoff < 4000 ? backoff * 2 : 4000;
+    }
+    if (warned)
+        log_info(M, "Redis is back");
+    return 0;
+}
+
 static char *batch_name(int64_t n)
 {
     return xasprintf("%lld", (long long)n);
@@ -119,10 +137,13 @@ static void flush_local(run_t *r)
     for (char *s = zlistx_first(r->local_pairs); s;
          s = zlistx_next(r->local_pairs))
         pairs[i++] = s;
-    if (!r->cfg->dry_run &&
-        store_set_local_outcomes(r->store, r->run_id, pairs, n) != 0) {
-        log_error(M, "writing outcomes: %s", store_error(r->store));
-        r->fatal = EXIT_CANNOT;
+    while (!r->cfg->dry_run &&
+           store_set_local_outcomes(r->store, r->run_id, pairs, n) != 0) {
+        log_warn(M, "writing outcomes: %s", store_error(r->store));
+        if (wait_redis(r) != 0) {
+            r->fatal = EXIT_CANNOT;
+            break;
+        }
     }
     free(pairs);
     zlistx_purge(r->local_pairs);
@@ -261,28 +282,44 @@ static int check_meta(run_t *r, const char *input_sum, const char *hashes_sum,
     return rc;
 }
 
-/* Takes the run's singleton lease and a new epoch. */
+#define LOCK_TTL_MS 15000
+
+/* Takes the run's singleton lease and a new epoch. A coordinator that
+ * died leaves its lease behind for at most LOCK_TTL_MS, so wait that long
+ * before concluding that another one is alive. */
 static int take_lock(run_t *r)
 {
     char *key = store_key(r->run_id, "coord");
     zuuid_t *u = zuuid_new();
     snprintf(r->lock_value, sizeof r->lock_value, "%s", zuuid_str(u));
     zuuid_destroy(&u);
-    redisReply *rep =
-        store_commandf(r->store, "SET %s %s NX PX 15000", key, r->lock_value);
-    int ok = rep && rep->type == REDIS_REPLY_STATUS;
-    if (rep)
-        freeReplyObject(rep);
+    int64_t deadline = util_mono_ms() + LOCK_TTL_MS + 2000;
+    int ok = 0, said = 0;
+    while (!ok && !stop_requested && util_mono_ms() < deadline) {
+        redisReply *rep = store_commandf(r->store, "SET %s %s NX PX %d", key,
+                                         r->lock_value, LOCK_TTL_MS);
+        ok = rep && rep->type == REDIS_REPLY_STATUS;
+        if (rep)
+            freeReplyObject(rep);
+        if (!ok && !said++)
+            log_warn(M,
+                     "run %s has a coordinator lease; waiting up to %d s "
+                     "for it to expire",
+                     r->run_id, LOCK_TTL_MS / 1000);
+        if (!ok)
+            util_sleep_ms(500);
+    }
     free(key);
     if (!ok) {
         log_error(M,
                   "another coordinator is running run %s (lease "
-                  "a0m:{%s}:coord); wait 15 s after it stops",
+                  "a0m:{%s}:coord)",
                   r->run_id, r->run_id);
+        r->lock_value[0] = '\0';
         return -1;
     }
     key = store_key(r->run_id, "epoch");
-    rep = store_commandf(r->store, "INCR %s", key);
+    redisReply *rep = store_commandf(r->store, "INCR %s", key);
     r->epoch = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : 1;
     if (rep)
         freeReplyObject(rep);
@@ -290,23 +327,32 @@ static int take_lock(run_t *r)
     return 0;
 }
 
-/* Renews the singleton lease only while it is still ours. */
+/* Renews the singleton lease only while it is still ours (or lapsed and
+ * taken by nobody, as after a long Redis outage). Redis being away is not
+ * losing the lease. */
 static void renew_lock(run_t *r)
 {
     static const char *lua =
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-        "return redis.call('PEXPIRE', KEYS[1], 15000) end return 0";
+        "local v = redis.call('GET', KEYS[1]) "
+        "if v == ARGV[1] then "
+        "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end "
+        "if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
+        "return 1 end return 0";
     char *key = store_key(r->run_id, "coord");
-    redisReply *rep =
-        store_commandf(r->store, "EVAL %s 1 %s %s", lua, key, r->lock_value);
-    if (!rep || rep->type != REDIS_REPLY_INTEGER || rep->integer != 1) {
+    redisReply *rep = store_commandf(r->store, "EVAL %s 1 %s %s %d", lua, key,
+                                     r->lock_value, LOCK_TTL_MS);
+    free(key);
+    if (!rep) {
+        log_warn(M, "cannot renew the coordinator lease: %s",
+                 store_error(r->store));
+        return;
+    }
+    if (rep->type != REDIS_REPLY_INTEGER || rep->integer != 1) {
         log_error(M, "lost the coordinator lease of run %s; stopping",
                   r->run_id);
         r->fatal = EXIT_CANNOT;
     }
-    if (rep)
-        freeReplyObject(rep);
-    free(key);
+    freeReplyObject(rep);
 }
 
 static void drop_lock(run_t *r)
@@ -425,13 +471,16 @@ static void admit(run_t *r, planned_t *pl)
     }
     char state[32] = "", job_id[64] = "";
     int64_t attempt = 0;
-    if (store_plan_batch(r->store, r->run_id, pl->number, pl->batch->source_ids,
-                         pl->batch->nusers, state, &attempt, job_id) != 0) {
-        log_error(M, "registering batch %lld: %s", (long long)pl->number,
-                  store_error(r->store));
-        r->fatal = EXIT_CANNOT;
-        planned_destroy(&pl);
-        return;
+    while (store_plan_batch(r->store, r->run_id, pl->number,
+                            pl->batch->source_ids, pl->batch->nusers, state,
+                            &attempt, job_id) != 0) {
+        log_warn(M, "registering batch %lld: %s", (long long)pl->number,
+                 store_error(r->store));
+        if (wait_redis(r) != 0) {
+            r->fatal = EXIT_CANNOT;
+            planned_destroy(&pl);
+            return;
+        }
     }
     if (strcmp(state, "DONE") == 0 || strcmp(state, "POISON") == 0) {
         planned_destroy(&pl);
@@ -810,7 +859,7 @@ static void loop(run_t *r)
         void *which = zpoller_wait(poller, 100);
         if (which == r->router) {
             /* Drain what is ready before planning again. */
-            for (int i = 0; i < 64 && (zsock_events(r->router) & ZMQ_POLLIN);
+            for (int i = 0; i < 10000 && (zsock_events(r->router) & ZMQ_POLLIN);
                  i++)
                 handle_router(r);
         }
