@@ -57,10 +57,15 @@ end
 -- KEYS: batch, users, stats, pending
 -- ARGV: batch_no, uid...
 -- Registers a planned batch and its users as pending. An existing batch
--- keeps its state (resume). Returns {state, attempt, job_id}.
+-- keeps its state (resume). Returns {state, attempt, job_id}, or for a
+-- SPLIT batch {state, attempt, "child1,child2"}.
 local function plan_batch(keys, args)
     local batch, users, stats, pending = keys[1], keys[2], keys[3], keys[4]
-    local st = redis.call('HMGET', batch, 'state', 'attempt', 'job_id')
+    local st = redis.call('HMGET', batch, 'state', 'attempt', 'job_id',
+                          'children')
+    if st[1] == 'SPLIT' then
+        return { st[1], tonumber(st[2]) or 0, st[4] or '' }
+    end
     if st[1] then
         return { st[1], tonumber(st[2]) or 0, st[3] or '' }
     end
@@ -235,6 +240,45 @@ local function release(keys, args)
     return newstate
 end
 
+-- KEYS: parent, parent_users, c1, c1_users, c2, c2_users, pending,
+--       leases, stats, events
+-- ARGV: parent_no, c1_no, c2_no, n1, uid...
+-- A batch Auth0 refused as too large becomes two: the first n1 users go
+-- to c1, the rest to c2, with their outcomes; the parent is SPLIT and
+-- names its children. Idempotent: a SPLIT parent returns its children.
+local function split(keys, args)
+    local st = redis.call('HMGET', keys[1], 'state', 'children')
+    if st[1] == 'SPLIT' then
+        return st[2]
+    end
+    if st[1] ~= 'LEASED' and st[1] ~= 'PENDING' then
+        return redis.error_reply('batch is ' .. tostring(st[1]))
+    end
+    local n1 = tonumber(args[4])
+    local now = now_ms()
+    for i = 5, #args do
+        local child = i - 4 <= n1 and 3 or 5
+        local v = redis.call('HGET', keys[2], args[i]) or 'pending'
+        redis.call('HSET', keys[child + 1], args[i], v)
+        redis.call('HDEL', keys[2], args[i])
+    end
+    local sizes = { n1, #args - 4 - n1 }
+    for k, child in ipairs({ 3, 5 }) do
+        redis.call('HSET', keys[child], 'state', 'PENDING', 'attempt', 0,
+                   'nusers', sizes[k], 'token', 0, 'created', now,
+                   'parent', args[1])
+        redis.call('ZADD', keys[7], tonumber(args[k + 1]), args[k + 1])
+    end
+    local children = args[2] .. ',' .. args[3]
+    redis.call('HSET', keys[1], 'state', 'SPLIT', 'children', children,
+               'token', 0)
+    redis.call('ZREM', keys[7], args[1])
+    redis.call('ZREM', keys[8], args[1])
+    redis.call('HINCRBY', keys[9], 'batches', 1)
+    event(keys[10], 'batch', args[1], 'state', 'SPLIT', 'children', children)
+    return children
+end
+
 -- KEYS: tat   ARGV: rate_per_s, burst, max_wait_ms
 -- GCRA with reservations. Returns {0, 0} allowed now, {1, wait_ms} a slot
 -- is booked wait_ms ahead (sleep, then send), {2, wait_ms} denied (sleep
@@ -324,6 +368,7 @@ redis.register_function('a0m_claim', claim)
 redis.register_function('a0m_transition', transition)
 redis.register_function('a0m_complete', complete)
 redis.register_function('a0m_release', release)
+redis.register_function('a0m_split', split)
 redis.register_function('a0m_gcra_acquire', gcra_acquire)
 redis.register_function('a0m_gcra_penalize', gcra_penalize)
 redis.register_function('a0m_sem_acquire', sem_acquire)

@@ -444,6 +444,50 @@ int store_release(store_t *self, const char *run, int64_t batch,
     return 0;
 }
 
+#define SPLIT_BASE 1000000000000LL
+
+int store_next_batch_numbers(store_t *self, const char *run, int64_t *first)
+{
+    char *key = store_key(run, "split_seq");
+    redisReply *r = store_commandf(self, "INCRBY %s 2", key);
+    free(key);
+    int ok = r && r->type == REDIS_REPLY_INTEGER;
+    if (ok)
+        *first = SPLIT_BASE + r->integer - 1;
+    if (r)
+        freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+int store_split(store_t *self, const char *run, int64_t batch, int64_t child1,
+                int64_t child2, size_t n1, char **uids, size_t n)
+{
+    args_t a = { 0 };
+    fcall_begin(&a, "a0m_split", 10);
+    batch_key_push(&a, run, "batch", batch);
+    batch_key_push(&a, run, "users", batch);
+    batch_key_push(&a, run, "batch", child1);
+    batch_key_push(&a, run, "users", child1);
+    batch_key_push(&a, run, "batch", child2);
+    batch_key_push(&a, run, "users", child2);
+    key_push(&a, run, "pending");
+    key_push(&a, run, "leases");
+    key_push(&a, run, "stats");
+    key_push(&a, run, "events");
+    args_int(&a, batch);
+    args_int(&a, child1);
+    args_int(&a, child2);
+    args_int(&a, (int64_t)n1);
+    for (size_t i = 0; i < n; i++)
+        args_str(&a, uids[i]);
+    redisReply *r = run_args(self, &a);
+    args_free(&a);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
 static void rl_key_push(args_t *a, const char *tenant, const char *group)
 {
     args_own(a, xasprintf("a0m:{%s}:rl:%s", tenant, group));

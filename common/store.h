@@ -42,7 +42,8 @@ int store_load_functions(store_t *self);
 char *store_key(const char *id, const char *suffix);
 
 /* Batch registration: state out (PENDING, LEASED, ...; 32 bytes), attempt
- * and job id (64 bytes, "" when none). */
+ * and job id (64 bytes, "" when none; for a SPLIT batch, its children as
+ * "c1,c2"). */
 int store_plan_batch(store_t *self, const char *run, int64_t batch, char **uids,
                      size_t n, char *state, int64_t *attempt, char *job_id);
 
@@ -80,6 +81,15 @@ int store_complete(store_t *self, const char *run, int64_t batch, int64_t token,
 int store_release(store_t *self, const char *run, int64_t batch,
                   int64_t max_attempts, const char *reason, int64_t token,
                   char *state);
+
+/* Splits batch into child1 (its first n1 users) and child2 (the rest);
+ * uids are the batch's users in payload order. Child numbers come from
+ * store_next_batch_numbers. */
+int store_split(store_t *self, const char *run, int64_t batch, int64_t child1,
+                int64_t child2, size_t n1, char **uids, size_t n);
+
+/* Reserves two new batch numbers for the children of a split. */
+int store_next_batch_numbers(store_t *self, const char *run, int64_t *first);
 
 /* GCRA limiter: returns 0 and *wait_ms (0 = go now, >0 = sleep then go),
  * 1 and *wait_ms when denied (sleep about that, ask again), -1 on Redis

@@ -33,7 +33,8 @@ static void usage(FILE *out)
         "  --local-workers N       start N workers on this host\n"
         "  --target-connection N   import everyone into connection N\n"
         "  --batch-users N         users per import job (default 1000)\n"
-        "  --max-request-bytes N   request bound (default 512000)\n"
+        "  --max-request-bytes N   request bound (default 512000, Auth0's;\n"
+        "                          larger batches are split on 413)\n"
         "  --rate R --burst B      farm-wide requests/s and burst (10, 10)\n"
         "  --job-slots N           concurrent import jobs (default 2)\n"
         "  --max-attempts N        tries before a batch is POISON (5)\n"
@@ -206,7 +207,7 @@ static int parse_run(int argc, char **argv, run_cfg_t *c, int *json)
             break;
         case OPT_MAXREQ:
             c->max_request_bytes =
-                (size_t)num("max-request-bytes", optarg, 4096, 512000);
+                (size_t)num("max-request-bytes", optarg, 4096, 1000000);
             break;
         case OPT_RATE:
             c->rate = fnum("rate", optarg, 0.01, 100000);

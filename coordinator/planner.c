@@ -284,3 +284,48 @@ planned_t *planner_next(planner_t *self)
     }
     return zlistx_detach(self->ready, NULL);
 }
+
+/* A child holding users [from, to) of pl's batch, re-serialised. */
+static planned_t *half(const planned_t *pl, json_t *arr, size_t from, size_t to,
+                       int64_t number)
+{
+    planned_t *c = xcalloc(1, sizeof *c);
+    c->number = number;
+    c->connection = xstrdup(pl->connection);
+    c->connection_id = xstrdup(pl->connection_id);
+    batch_t *b = xcalloc(1, sizeof *b);
+    b->nusers = to - from;
+    b->source_ids = xcalloc(b->nusers, sizeof(char *));
+    json_t *part = json_array();
+    for (size_t i = from; i < to; i++) {
+        b->source_ids[i - from] = xstrdup(pl->batch->source_ids[i]);
+        json_array_append(part, json_array_get(arr, i));
+    }
+    b->users_json = json_dumps(part, JSON_COMPACT);
+    b->users_len = strlen(b->users_json);
+    json_decref(part);
+    c->batch = b;
+    return c;
+}
+
+int planned_split(const planned_t *pl, int64_t first, int64_t second,
+                  planned_t **a, planned_t **b)
+{
+    const batch_t *bt = pl->batch;
+    json_t *arr = json_loadb(bt->users_json, bt->users_len, 0, NULL);
+    if (!json_is_array(arr) || json_array_size(arr) != bt->nusers ||
+        bt->nusers < 2) {
+        json_decref(arr);
+        return -1;
+    }
+    size_t n1 = planned_split_point(pl);
+    *a = half(pl, arr, 0, n1, first);
+    *b = half(pl, arr, n1, bt->nusers, second);
+    json_decref(arr);
+    return 0;
+}
+
+size_t planned_split_point(const planned_t *pl)
+{
+    return pl->batch->nusers / 2;
+}

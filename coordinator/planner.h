@@ -60,6 +60,13 @@ const char *planner_error(const planner_t *self);
 const planner_counts_t *planner_counts(const planner_t *self);
 size_t planner_hashes_unused(const planner_t *self);
 
+/* Splits pl into two batches numbered first and second: the users before
+ * planned_split_point(pl) and the rest. Returns -1 when pl can't be split
+ * (fewer than 2 users). */
+int planned_split(const planned_t *pl, int64_t first, int64_t second,
+                  planned_t **a, planned_t **b);
+size_t planned_split_point(const planned_t *pl);
+
 void planner_destroy(planner_t **p);
 void planned_destroy(planned_t **p);
 

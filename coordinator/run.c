@@ -462,6 +462,27 @@ static void poison_users(run_t *r, const planned_t *pl, const char *why)
     free(pairs);
 }
 
+static void admit(run_t *r, planned_t *pl);
+
+/* A batch that was split earlier is replaced by its children. */
+static void admit_children(run_t *r, planned_t *pl, const char *children)
+{
+    long long c1 = 0, c2 = 0;
+    planned_t *a = NULL, *b = NULL;
+    if (sscanf(children, "%lld,%lld", &c1, &c2) != 2 ||
+        planned_split(pl, c1, c2, &a, &b) != 0) {
+        log_error(M,
+                  "batch %lld is split but its children '%s' can't be "
+                  "rebuilt",
+                  (long long)pl->number, children);
+        r->fatal = EXIT_CANNOT;
+    } else {
+        admit(r, a);
+        admit(r, b);
+    }
+    planned_destroy(&pl);
+}
+
 /* Registers one sealed batch; queues it unless it is already finished. */
 static void admit(run_t *r, planned_t *pl)
 {
@@ -484,6 +505,10 @@ static void admit(run_t *r, planned_t *pl)
     }
     if (strcmp(state, "DONE") == 0 || strcmp(state, "POISON") == 0) {
         planned_destroy(&pl);
+        return;
+    }
+    if (strcmp(state, "SPLIT") == 0) {
+        admit_children(r, pl, job_id);
         return;
     }
     flight_t *f = xcalloc(1, sizeof *f);
@@ -720,6 +745,38 @@ static void on_done(run_t *r, worker_t *w, proto_msg_t *m)
     forget(r, f);
 }
 
+/* Auth0 refused the request as too large: two halves replace it. */
+static void split_flight(run_t *r, flight_t *f, const char *why)
+{
+    const planned_t *pl = f->plan;
+    int64_t first = 0;
+    planned_t *a = NULL, *b = NULL;
+    if (pl->batch->nusers < 2) {
+        take_back(r, f, 0, why, 0); /* one user too large: POISON */
+        return;
+    }
+    if (store_next_batch_numbers(r->store, r->run_id, &first) != 0 ||
+        planned_split(pl, first, first + 1, &a, &b) != 0 ||
+        store_split(r->store, r->run_id, pl->number, first, first + 1,
+                    planned_split_point(pl), pl->batch->source_ids,
+                    pl->batch->nusers) != 0) {
+        log_warn(M, "splitting batch %lld: %s", (long long)pl->number,
+                 store_error(r->store));
+        planned_destroy(&a);
+        planned_destroy(&b);
+        take_back(r, f, r->cfg->max_attempts, why, 1000);
+        return;
+    }
+    log_info(M,
+             "batch %lld was too large for Auth0; split into %lld (%zu "
+             "users) and %lld (%zu users)",
+             (long long)pl->number, (long long)first, a->batch->nusers,
+             (long long)(first + 1), b->batch->nusers);
+    forget(r, f);
+    admit(r, a);
+    admit(r, b);
+}
+
 static void on_fail(run_t *r, worker_t *w, proto_msg_t *m)
 {
     flight_t *f = flight_of(r, m->batch);
@@ -730,8 +787,10 @@ static void on_fail(run_t *r, worker_t *w, proto_msg_t *m)
     log_warn(M, "batch %lld failed on %s: %s", (long long)m->batch, w->id, why);
     switch (m->fail) {
     case PROTO_FAIL_POISON:
-    case PROTO_FAIL_SPLIT: /* TODO(#6): split a 413 batch in two */
         take_back(r, f, 0, why, 0);
+        break;
+    case PROTO_FAIL_SPLIT:
+        split_flight(r, f, why);
         break;
     case PROTO_FAIL_DRAINING:
         take_back(r, f, r->cfg->max_attempts + 1, why, 0);
