@@ -34,6 +34,7 @@ enum {
     OPT_JOB_RETENTION,
     OPT_LINK_TTL,
     OPT_TOKEN_TTL,
+    OPT_JOB_TIMEOUT,
     OPT_SCOPE,
     OPT_MAX_IMPORTS,
     OPT_FORMAT_CODE,
@@ -61,6 +62,7 @@ static const struct option options[] = {
     { "job-retention-s", required_argument, NULL, OPT_JOB_RETENTION },
     { "export-link-ttl-s", required_argument, NULL, OPT_LINK_TTL },
     { "token-ttl-s", required_argument, NULL, OPT_TOKEN_TTL },
+    { "job-timeout-s", required_argument, NULL, OPT_JOB_TIMEOUT },
     { "scope", required_argument, NULL, OPT_SCOPE },
     { "max-active-imports", required_argument, NULL, OPT_MAX_IMPORTS },
     { "format-error-code", required_argument, NULL, OPT_FORMAT_CODE },
@@ -91,6 +93,7 @@ static const char usage_text[] =
     "  --job-retention-s S      job lifetime (86400)\n"
     "  --export-link-ttl-s S    export link lifetime (60)\n"
     "  --token-ttl-s S          access token lifetime (86400)\n"
+    "  --job-timeout-s S        active jobs fail after this (7200)\n"
     "  --scope SCOPES           scopes granted to tokens\n"
     "  --max-active-imports N   concurrent import jobs (2)\n"
     "  --format-error-code C    code of a failed format check (FORMAT)\n"
@@ -106,6 +109,7 @@ static void defaults(sim_cfg_t *cfg)
     cfg->job_retention_s = 86400;
     cfg->export_link_ttl_s = 60;
     cfg->token_ttl_s = 86400;
+    cfg->job_timeout_s = 7200;
     cfg->max_active_imports = 2;
     cfg->log_level = LOG_INFO;
 }
@@ -219,6 +223,8 @@ static int apply_number(sim_cfg_t *cfg, int opt, const char *v)
         return whole("export-link-ttl-s", v, 0, 1e9, &cfg->export_link_ttl_s);
     case OPT_TOKEN_TTL:
         return whole("token-ttl-s", v, 1, 1e9, &cfg->token_ttl_s);
+    case OPT_JOB_TIMEOUT:
+        return whole("job-timeout-s", v, 1, 1e9, &cfg->job_timeout_s);
     case OPT_MAX_IMPORTS:
         if (whole("max-active-imports", v, 1, 1000, &n) < 0)
             return -1;

@@ -1,6 +1,7 @@
 #ifndef A0SIM_JOBS_H
 #define A0SIM_JOBS_H
 
+#include "faults.h"
 #include "sim.h"
 #include "store.h"
 
@@ -31,6 +32,10 @@ int jobs_active_imports(const jobs_t *self);
 const job_t *jobs_add_import(jobs_t *self, const store_conn_t *conn, char *file,
                              size_t len, int upsert, const char *external_id,
                              int send_email, int64_t now_ms);
+
+/* Makes a job fail when it starts (FAULT_JOB_FAIL) or never start
+ * (FAULT_JOB_STUCK), until the job timeout fails it. */
+void jobs_set_fault(jobs_t *self, const job_t *job, fault_kind_t fault);
 
 /* Queues an export. conn may be NULL (all users), limit 0 (all), fields
  * NULL (the default set; otherwise taken over). */
