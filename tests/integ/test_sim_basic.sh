@@ -130,7 +130,7 @@ check "bad audience body" '{"error":"access_denied","error_description":"Service
 req POST "$M/oauth/token" -d client_id=cid
 check "missing grant status" 400 "$ST"
 check "missing grant error" invalid_request "$(jqb .error)"
-req POST "$M/oauth/token" -d grant_type=password -d client_id=cid
+req POST "$M/oauth/token" -d grant_type=authorization_code -d client_id=cid
 check "unsupported grant status" 400 "$ST"
 check "unsupported grant error" unsupported_grant_type "$(jqb .error)"
 
@@ -271,6 +271,26 @@ check "upsert overwrites metadata" '{"c":3}' "$(jq -c .user_metadata "$TMP/body"
 check "upsert sets given_name" Alice "$(jqb .given_name)"
 check "upsert ignores blocked" null "$(jqb .blocked)"
 
+# --- password login against the imported hash ----------------------------------
+login()
+{
+    req POST "$M/oauth/token" -d grant_type=http://auth0.com/oauth/grant-type/password-realm \
+        -d client_id=cid --data-urlencode "client_secret=$SECRET" \
+        -d realm=Username-Password-Authentication --data-urlencode "username=$1" \
+        --data-urlencode "password=$2"
+}
+login Alice@example.test Canary-Pass-1
+check "login with imported bcrypt" "200|Bearer" "$ST|$(jqb .token_type)"
+LOGIN_TOK=$(jqb .access_token)
+login alice@example.test wrong-password
+check "wrong password" '403|{"error":"invalid_grant","error_description":"Wrong email or password."}' "$ST|$(body)"
+login bob@example.test Canary-Pass-1
+check "user imported without hash cannot log in" 403 "$ST"
+req GET "$M/api/v2/connections" -H "Authorization: Bearer $LOGIN_TOK"
+check "login token is not a Management API token" 401 "$ST"
+req GET "$M/api/v2/users/auth0%7Caaaaaaaaaaaaaaaaaaaaaaa1" "${AUTH[@]}"
+check "login counted" 1 "$(jqb .logins_count)"
+
 # --- job-level failure ------------------------------------------------------
 printf '[{"email":"broken@example.test"' >"$TMP/broken.json"
 import "$PORT_main" "$TOK" "$TMP/broken.json" "$CONN"
@@ -359,7 +379,7 @@ check "counters repeated ids" 0 "$(jqb .inserts.ids_inserted_more_than_once)"
 check "counters jobs" "5/4/1/0" "$(jqb '.jobs | "\(.created)/\(.completed)/\(.failed)/\(.active)"')"
 check "counters users" 204 "$(jqb .users)"
 check "counters imports 202" 5 "$(jqb '.requests["POST /api/v2/jobs/users-imports 202"]')"
-check "counters 401" 2 "$(jqb '.requests["GET /api/v2/connections 401"]')"
+check "counters 401" 3 "$(jqb '.requests["GET /api/v2/connections 401"]')"
 check "counters user 404" 2 "$(jqb '.requests["GET /api/v2/users/{id} 404"]')"
 req GET "$M/__sim/inserts"
 check "inserts lines" 5 "$(body | wc -l)"
