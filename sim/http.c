@@ -11,6 +11,8 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -173,6 +175,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return finish(self, req);
 }
 
+/* libmicrohttpd's own messages (malformed requests, oversized headers)
+ * go through the project logger. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_warn("http", "%s", msg);
+}
+
 static int parse_addr(const char *addr, int port, struct sockaddr_storage *ss,
                       socklen_t *len, int *v6)
 {
@@ -221,8 +236,9 @@ http_t *http_new(const char *addr, int port, int max_conns,
         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)max_conns, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(64 * 1024), MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, self, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, self, MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, self, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, self, MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
+        MHD_OPTION_END);
     if (!self->daemon) {
         log_error("http", "cannot listen on %s:%d", addr, port);
         free(self);
