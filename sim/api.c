@@ -1,9 +1,9 @@
 /* api: owns routing and the checks every Management API request passes in
  * order: the token bucket (its headers go on every /api/v2 response), the
- * bearer token, the route, the granted scope, the body size, then any
- * fault a test armed for the route. It records
- * each answer in the counters under its route template, never the raw
- * URL, which may carry user ids and e-mail addresses. */
+ * bearer token, the route, the granted scope, the body size, then any fault
+ * a test armed for the route. It records each answer in the counters under
+ * its route template, never the raw URL, which may carry user ids and
+ * e-mail addresses. */
 #include "api.h"
 
 #include "counters.h"

@@ -41,6 +41,7 @@ enum {
     OPT_ADDITIONAL_CODE,
     OPT_FAILED_ERRORS,
     OPT_LOG_LEVEL,
+    OPT_PLAN,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -70,6 +71,7 @@ static const struct option options[] = {
       OPT_ADDITIONAL_CODE },
     { "failed-job-errors", required_argument, NULL, OPT_FAILED_ERRORS },
     { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+    { "plan", required_argument, NULL, OPT_PLAN },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 },
@@ -90,6 +92,8 @@ static const char usage_text[] =
     "  --import-rate U          users/s each import job processes,\n"
     "                           0 = instantly (50000)\n"
     "  --rate R --burst B       Management API token bucket, 0 = off (0)\n"
+    "  --plan NAME              rate and burst of a plan: free, essentials,\n"
+    "                           enterprise, enterprise-nonprod\n"
     "  --job-retention-s S      job lifetime (86400)\n"
     "  --export-link-ttl-s S    export link lifetime (60)\n"
     "  --token-ttl-s S          access token lifetime (86400)\n"
@@ -101,6 +105,36 @@ static const char usage_text[] =
     "                           (OBJECT_ADDITIONAL_PROPERTIES)\n"
     "  --failed-job-errors 204|object  /errors of a failed job (204)\n"
     "  --log-level LEVEL        debug|info|warn|error (info)\n";
+
+/* Management API limits per plan (Auth0's rate-limit configuration
+ * pages): sustained requests per second and burst. Essentials has no
+ * global row; its "all other endpoints" 150/minute stands in. */
+typedef struct {
+    const char *name;
+    double rate;
+    double burst;
+} plan_t;
+
+static const plan_t plans[] = {
+    { "free", 2, 2 },         { "essentials", 2.5, 10 },
+    { "enterprise", 16, 50 }, { "enterprise-nonprod", 2, 10 },
+    { NULL, 0, 0 },
+};
+
+static const plan_t *chosen_plan;
+
+static int set_plan(const char *name)
+{
+    for (const plan_t *p = plans; p->name; p++) {
+        if (strcmp(p->name, name) == 0) {
+            chosen_plan = p;
+            return 0;
+        }
+    }
+    fprintf(stderr, "a0sim: --plan: free, essentials, enterprise or "
+                    "enterprise-nonprod\n");
+    return -1;
+}
 
 static void defaults(sim_cfg_t *cfg)
 {
@@ -253,6 +287,8 @@ static int apply_other(sim_cfg_t *cfg, int opt, const char *v)
         }
         cfg->failed_job_errors_object = strcmp(v, "object") == 0;
         return 0;
+    case OPT_PLAN:
+        return set_plan(v);
     case OPT_LOG_LEVEL:
         cfg->log_level = level_of(v);
         if (cfg->log_level < 0) {
@@ -290,6 +326,11 @@ static int finish(sim_cfg_t *cfg)
         cfg->additional_code = xstrdup("OBJECT_ADDITIONAL_PROPERTIES");
     if (cfg->nconnections == 0)
         cfg->connections[cfg->nconnections++] = xstrdup(DEFAULT_CONNECTION);
+    if (chosen_plan && cfg->rate <= 0) {
+        cfg->rate = chosen_plan->rate;
+        if (cfg->burst < 1)
+            cfg->burst = chosen_plan->burst;
+    }
     if (cfg->rate > 0 && cfg->burst < 1)
         cfg->burst = ceil(cfg->rate);
     return 0;
@@ -298,6 +339,7 @@ static int finish(sim_cfg_t *cfg)
 int cli_parse(int argc, char **argv, sim_cfg_t *cfg)
 {
     defaults(cfg);
+    chosen_plan = NULL;
     int opt;
     opterr = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {

@@ -198,6 +198,10 @@ check "user identity" '{"connection":"Username-Password-Authentication","user_id
 check "user has no hash" "false" "$(jqb 'has("password_hash")')"
 check "user hash not in body" 0 "$(grep -c -F "$HASH" "$TMP/body" || true)"
 check "user created_at" true "$(jqb '.created_at | test("Z$")')"
+req GET "$M/api/v2/users/auth0%7Caaaaaaaaaaaaaaaaaaaaaaa1?fields=user_id,email" "${AUTH[@]}"
+check "fields filter" "email,user_id" "$(jqb 'keys | join(",")')"
+req GET "$M/api/v2/users/auth0%7Caaaaaaaaaaaaaaaaaaaaaaa1?fields=identities,picture&include_fields=false" "${AUTH[@]}"
+check "fields excluded" "false|false|true" "$(jqb '"\(has("identities"))|\(has("picture"))|\(has("email"))"')"
 req GET "$M/api/v2/users-by-email?email=bob@example.test" "${AUTH[@]}"
 check "by email count" 1 "$(jqb length)"
 check "by email username lower-cased" bobby "$(jqb '.[0].username')"
@@ -465,11 +469,12 @@ check "expired token" '401|{"statusCode":401,"error":"Unauthorized","message":"E
 req GET "$E/api/v2/jobs/$XJOB" -H "Authorization: Bearer $(get_token "$PORT_edge")"
 check "job past retention" 404 "$ST"
 
-start_sim scoped --scope "read:users read:connections"
+start_sim scoped --scope "read:users read:connections" --plan enterprise
 req POST "http://127.0.0.1:$PORT_scoped/api/v2/jobs/users-imports" \
     -H "Authorization: Bearer $(get_token "$PORT_scoped")" \
     -F "users=@$TMP/valid.json" -F "connection_id=$CONN"
 check "insufficient scope" '403|{"statusCode":403,"error":"Forbidden","message":"Insufficient scope, expected any of: create:users","errorCode":"insufficient_scope"}' "$ST|$(body)"
+check "enterprise plan burst" 50 "$(header x-ratelimit-limit)"
 
 # --- logs and shutdown --------------------------------------------------------
 for name in main slow edge scoped; do
