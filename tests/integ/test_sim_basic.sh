@@ -418,7 +418,7 @@ req GET "$S/api/v2/jobs/$SJOB" -H "Authorization: Bearer $TOK2"
 check "processing status" processing "$(jqb .status)"
 check "processing progress" true "$(jqb 'has("percentage_done") and has("time_left_seconds")')"
 sleep 1.1
-for i in 1 2 3; do
+for i in 1 2 3 4 5 6; do
     req GET "$S/api/v2/connections" -H "Authorization: Bearer $TOK2"
     [[ $ST == 429 ]] && break
 done
@@ -440,7 +440,7 @@ check "max_active" 2 "$(curl -s "$S/__sim/counters" | jq '.jobs.max_active')"
     printf '{"user_id":"github|42","email":"seed2@example.test","identities":[{"connection":"github","user_id":"42","provider":"github","isSocial":true}]}\n'
 } | gzip -c >"$TMP/seed.ndjson.gz"
 start_sim edge --load "$TMP/seed.ndjson.gz" --connection DB-A --connection DB-B \
-    --job-retention-s 2 --token-ttl-s 2 --failed-job-errors object
+    --job-retention-s 2 --token-ttl-s 3 --failed-job-errors object
 E=http://127.0.0.1:$PORT_edge
 TOK3=$(get_token "$PORT_edge")
 check "seeded users" 2 "$(curl -s "$E/__sim/users" | wc -l)"
@@ -463,7 +463,7 @@ req GET "$E/api/v2/jobs/$FJOB/errors" -H "Authorization: Bearer $TOK3"
 check "failed job errors as object" "200|failed|users_import|$FJOB" \
     "$ST|$(jqb '"\(.status)|\(.type)|\(.id)"')"
 check "failed job status_details" true "$(jqb 'has("status_details")')"
-sleep 2.2
+sleep 3.1
 req GET "$E/api/v2/connections" -H "Authorization: Bearer $TOK3"
 check "expired token" '401|{"statusCode":401,"error":"Unauthorized","message":"Expired token received for JSON Web Token validation"}' "$ST|$(body)"
 req GET "$E/api/v2/jobs/$XJOB" -H "Authorization: Bearer $(get_token "$PORT_edge")"

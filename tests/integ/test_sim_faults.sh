@@ -151,8 +151,8 @@ req GET "$B/api/v2/jobs/$S1" "${AUTH[@]}"
 check "stuck job pending" pending "$(jqb .status)"
 import_one
 check "slots full" 429 "$ST"
-sleep 2.2
-req GET "$B/api/v2/jobs/$S1" "${AUTH[@]}"
+sleep 1.5
+wait_job "$S1"
 check "stuck job times out" "failed|Job timed out." "$(jqb '"\(.status)|\(.status_details)"')"
 import_one
 check "slot free again" 202 "$ST"
