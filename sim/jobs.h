@@ -47,7 +47,7 @@ const job_t *jobs_add_export(jobs_t *self, const store_conn_t *conn,
 const job_t *jobs_find(const jobs_t *self, const char *id, int64_t now_ms);
 
 /* The job object as GET /jobs/{id} shows it. For a completed export this
- * issues a fresh download link. */
+ * signs a fresh download link. */
 json_t *jobs_json(const jobs_t *self, const job_t *job, int64_t now_ms);
 
 /* What GET /jobs/{id}/errors answers: the status, and the body in *body

@@ -82,14 +82,14 @@ static void grant(api_call_t *c)
 {
     sim_lock(c->sim);
     char *tok =
-        tokens_issue(c->sim->tokens, c->now_ms, c->sim->cfg.token_ttl_s);
+        tokens_grant(c->sim->tokens, c->now_ms, c->sim->cfg.token_ttl_s);
     sim_unlock(c->sim);
     reply_json(c->resp, 200,
                json_pack("{s:s, s:I, s:s, s:s}", "access_token", tok,
                          "expires_in", (json_int_t)c->sim->cfg.token_ttl_s,
                          "scope", c->sim->cfg.scope, "token_type", "Bearer"));
     free(tok);
-    log_debug("oauth", "token issued");
+    log_debug("oauth", "token granted");
 }
 
 static int client_ok(const sim_cfg_t *cfg, json_t *body)
