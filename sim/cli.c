@@ -6,9 +6,11 @@
 #include "log.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +317,13 @@ static int finish(sim_cfg_t *cfg)
     }
     if (!cfg->listen)
         cfg->listen = xstrdup("127.0.0.1");
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, cfg->listen, addr) != 1 &&
+        inet_pton(AF_INET6, cfg->listen, addr) != 1) {
+        fprintf(stderr, "a0sim: --listen: '%s' is not an IP address\n",
+                cfg->listen);
+        return -1;
+    }
     if (!cfg->domain)
         cfg->domain = xstrdup("sim.local");
     cfg->audience = xasprintf("https://%s/api/v2/", cfg->domain);

@@ -231,14 +231,20 @@ http_t *http_new(const char *addr, int port, int max_conns,
                      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (v6)
         flags |= MHD_USE_IPv6;
+    /* One option and its arguments per line; the logger must come first
+     * to catch every message. */
+    /* clang-format off */
     self->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, self, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)max_conns, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(64 * 1024), MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, self, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, self, MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
+        flags, 0, NULL, NULL, on_request, self,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conns,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, self,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
         MHD_OPTION_END);
+    /* clang-format on */
     if (!self->daemon) {
         log_error("http", "cannot listen on %s:%d", addr, port);
         free(self);
