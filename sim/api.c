@@ -1,11 +1,13 @@
 /* api: owns routing and the checks every Management API request passes in
  * order: the token bucket (its headers go on every /api/v2 response), the
- * bearer token, the route, the granted scope, the body size. It records
- * each answer in the counters under its route template, never the raw
- * URL, which may carry user ids and e-mail addresses. */
+ * bearer token, the route, the granted scope, the body size, then any fault
+ * a test armed for the route. It records each answer in the counters under
+ * its route template, never the raw URL, which may carry user ids and
+ * e-mail addresses. */
 #include "api.h"
 
 #include "counters.h"
+#include "faults.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "reply.h"
@@ -201,6 +203,57 @@ static int auth_gate(api_call_t *c)
     return 0;
 }
 
+static void fake_rate_limit(api_call_t *c)
+{
+    /* Replaces the bucket's own headers, if any. */
+    for (int i = 0; i < c->resp->nheaders; i++) {
+        free(c->resp->headers[i][0]);
+        free(c->resp->headers[i][1]);
+    }
+    c->resp->nheaders = 0;
+    ratelimit_info_t rl = { 50, 0, c->now_ms / 1000 + 1 };
+    if (c->sim->limiter)
+        rl.limit = (int64_t)c->sim->cfg.burst;
+    set_rate_headers(c->resp, &rl);
+    reply_error(c->resp, 429, "Global limit has been reached",
+                "too_many_requests");
+    counters_rate_limited(c->sim->counters);
+}
+
+/* Applies the fault armed for this route, if any; returns 1 when the
+ * request is answered (or dropped) without its handler. */
+static int apply_fault(api_call_t *c, const char *route)
+{
+    sim_lock(c->sim);
+    fault_t f = faults_take(c->sim->faults, c->req->method, route);
+    if (f.kind == FAULT_RATE_LIMIT)
+        fake_rate_limit(c);
+    sim_unlock(c->sim);
+    switch (f.kind) {
+    case FAULT_STATUS:
+        reply_error(c->resp, f.status, reply_reason(f.status), NULL);
+        return 1;
+    case FAULT_RATE_LIMIT:
+        return 1;
+    case FAULT_DELAY:
+        util_sleep_ms(f.delay_ms);
+        return 0;
+    case FAULT_DROP:
+        c->resp->drop = 1;
+        c->resp->status = 0;
+        return 1;
+    case FAULT_DROP_AFTER:
+        c->resp->drop = 1;
+        return 0;
+    case FAULT_JOB_FAIL:
+    case FAULT_JOB_STUCK:
+        c->job_fault = f.kind;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 static void handle_mgmt(api_call_t *c)
 {
     http_req_t *req = c->req;
@@ -223,7 +276,8 @@ static void handle_mgmt(api_call_t *c)
         reply_too_large(c->resp, req->body_limit);
         return;
     }
-    r->fn(c);
+    if (!apply_fault(c, r->route))
+        r->fn(c);
 }
 
 static void route(api_call_t *c)
@@ -238,7 +292,7 @@ static void route(api_call_t *c)
         c->resp->route = "/oauth/token";
         if (c->req->too_large)
             reply_too_large(c->resp, c->req->body_limit);
-        else
+        else if (!apply_fault(c, "/oauth/token"))
             api_oauth_token(c);
         return;
     }
@@ -255,7 +309,9 @@ static void route(api_call_t *c)
 void api_handle(void *arg, http_req_t *req, http_resp_t *resp)
 {
     sim_t *sim = arg;
-    api_call_t c = { sim, req, resp, { NULL, NULL }, util_wall_ms() };
+    api_call_t c = {
+        sim, req, resp, { NULL, NULL }, util_wall_ms(), FAULT_NONE
+    };
     if (req->uri_too_long) {
         resp->route = "(unknown)";
         reply_error(resp, 414, "URI Too Long", NULL);

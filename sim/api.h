@@ -1,6 +1,7 @@
 #ifndef A0SIM_API_H
 #define A0SIM_API_H
 
+#include "faults.h"
 #include "http.h"
 #include "sim.h"
 
@@ -20,6 +21,8 @@ typedef struct {
     http_resp_t *resp;
     char *params[2];
     int64_t now_ms;
+    fault_kind_t job_fault; /* FAULT_JOB_FAIL or FAULT_JOB_STUCK for the job
+                               this request creates */
 } api_call_t;
 
 /* http_handler_fn and http_limit_fn for http_new; arg is the sim_t. */

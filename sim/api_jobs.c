@@ -113,6 +113,7 @@ static void import_locked(api_call_t *c, const multipart_t *mp,
     char *file = xstrndup(users->data, users->len);
     const job_t *job = jobs_add_import(sim->jobs, conn, file, users->len,
                                        upsert, ext, send_email, c->now_ms);
+    jobs_set_fault(sim->jobs, job, c->job_fault);
     free(ext);
     reply_json(c->resp, 202, jobs_json(sim->jobs, job, c->now_ms));
 }
@@ -250,6 +251,7 @@ void api_export_create(api_call_t *c)
             json_t *fields = er.fields ? json_deep_copy(er.fields) : NULL;
             const job_t *job = jobs_add_export(c->sim->jobs, conn, er.format,
                                                er.limit, fields, c->now_ms);
+            jobs_set_fault(c->sim->jobs, job, c->job_fault);
             reply_json(c->resp, 200, jobs_json(c->sim->jobs, job, c->now_ms));
         }
         sim_unlock(c->sim);

@@ -6,6 +6,7 @@
 #include "reply.h"
 #include "store.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void api_connections_list(api_call_t *c)
@@ -39,11 +40,38 @@ void api_connection_get(api_call_t *c)
                     "inexistent_connection");
 }
 
+/* A copy of the profile cut down to the fields and include_fields query
+ * parameters: a comma-separated list kept (or, with include_fields=false,
+ * dropped). */
+static json_t *shown(const api_call_t *c, const json_t *profile)
+{
+    const char *fields = http_arg(c->req, "fields");
+    const char *inc = http_arg(c->req, "include_fields");
+    json_t *copy = json_deep_copy(profile);
+    if (!fields || !*fields)
+        return copy;
+    int keep = !inc || strcmp(inc, "false") != 0;
+    json_t *out = keep ? json_object() : copy;
+    char *list = xstrdup(fields), *save = NULL;
+    for (char *f = strtok_r(list, ",", &save); f;
+         f = strtok_r(NULL, ",", &save)) {
+        json_t *v = json_object_get(copy, f);
+        if (keep && v)
+            json_object_set(out, f, v);
+        else if (!keep)
+            json_object_del(out, f);
+    }
+    free(list);
+    if (keep)
+        json_decref(copy);
+    return out;
+}
+
 void api_user_get(api_call_t *c)
 {
     sim_lock(c->sim);
     const store_user_t *u = store_user_by_id(c->sim->store, c->params[0]);
-    json_t *j = u ? json_deep_copy(u->profile) : NULL;
+    json_t *j = u ? shown(c, u->profile) : NULL;
     sim_unlock(c->sim);
     if (j)
         reply_json(c->resp, 200, j);
@@ -78,7 +106,7 @@ void api_users_by_email(api_call_t *c)
     const store_user_t *u =
         store_find(c->sim->store, STORE_KEY_EMAIL, email, NULL);
     for (; u; u = u->same[STORE_KEY_EMAIL])
-        json_array_append_new(list, json_deep_copy(u->profile));
+        json_array_append_new(list, shown(c, u->profile));
     sim_unlock(c->sim);
     reply_json(c->resp, 200, list);
 }

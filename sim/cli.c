@@ -6,9 +6,11 @@
 #include "log.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +36,14 @@ enum {
     OPT_JOB_RETENTION,
     OPT_LINK_TTL,
     OPT_TOKEN_TTL,
+    OPT_JOB_TIMEOUT,
     OPT_SCOPE,
     OPT_MAX_IMPORTS,
     OPT_FORMAT_CODE,
     OPT_ADDITIONAL_CODE,
     OPT_FAILED_ERRORS,
     OPT_LOG_LEVEL,
+    OPT_PLAN,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -61,6 +65,7 @@ static const struct option options[] = {
     { "job-retention-s", required_argument, NULL, OPT_JOB_RETENTION },
     { "export-link-ttl-s", required_argument, NULL, OPT_LINK_TTL },
     { "token-ttl-s", required_argument, NULL, OPT_TOKEN_TTL },
+    { "job-timeout-s", required_argument, NULL, OPT_JOB_TIMEOUT },
     { "scope", required_argument, NULL, OPT_SCOPE },
     { "max-active-imports", required_argument, NULL, OPT_MAX_IMPORTS },
     { "format-error-code", required_argument, NULL, OPT_FORMAT_CODE },
@@ -68,6 +73,7 @@ static const struct option options[] = {
       OPT_ADDITIONAL_CODE },
     { "failed-job-errors", required_argument, NULL, OPT_FAILED_ERRORS },
     { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+    { "plan", required_argument, NULL, OPT_PLAN },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 },
@@ -88,9 +94,12 @@ static const char usage_text[] =
     "  --import-rate U          users/s each import job processes,\n"
     "                           0 = instantly (50000)\n"
     "  --rate R --burst B       Management API token bucket, 0 = off (0)\n"
+    "  --plan NAME              rate and burst of a plan: free, essentials,\n"
+    "                           enterprise, enterprise-nonprod\n"
     "  --job-retention-s S      job lifetime (86400)\n"
     "  --export-link-ttl-s S    export link lifetime (60)\n"
     "  --token-ttl-s S          access token lifetime (86400)\n"
+    "  --job-timeout-s S        active jobs fail after this (7200)\n"
     "  --scope SCOPES           scopes granted to tokens\n"
     "  --max-active-imports N   concurrent import jobs (2)\n"
     "  --format-error-code C    code of a failed format check (FORMAT)\n"
@@ -99,6 +108,36 @@ static const char usage_text[] =
     "  --failed-job-errors 204|object  /errors of a failed job (204)\n"
     "  --log-level LEVEL        debug|info|warn|error (info)\n";
 
+/* Management API limits per plan (Auth0's rate-limit configuration
+ * pages): sustained requests per second and burst. Essentials has no
+ * global row; its "all other endpoints" 150/minute stands in. */
+typedef struct {
+    const char *name;
+    double rate;
+    double burst;
+} plan_t;
+
+static const plan_t plans[] = {
+    { "free", 2, 2 },         { "essentials", 2.5, 10 },
+    { "enterprise", 16, 50 }, { "enterprise-nonprod", 2, 10 },
+    { NULL, 0, 0 },
+};
+
+static const plan_t *chosen_plan;
+
+static int set_plan(const char *name)
+{
+    for (const plan_t *p = plans; p->name; p++) {
+        if (strcmp(p->name, name) == 0) {
+            chosen_plan = p;
+            return 0;
+        }
+    }
+    fprintf(stderr, "a0sim: --plan: free, essentials, enterprise or "
+                    "enterprise-nonprod\n");
+    return -1;
+}
+
 static void defaults(sim_cfg_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -106,6 +145,7 @@ static void defaults(sim_cfg_t *cfg)
     cfg->job_retention_s = 86400;
     cfg->export_link_ttl_s = 60;
     cfg->token_ttl_s = 86400;
+    cfg->job_timeout_s = 7200;
     cfg->max_active_imports = 2;
     cfg->log_level = A0_LOG_INFO;
 }
@@ -219,6 +259,8 @@ static int apply_number(sim_cfg_t *cfg, int opt, const char *v)
         return whole("export-link-ttl-s", v, 0, 1e9, &cfg->export_link_ttl_s);
     case OPT_TOKEN_TTL:
         return whole("token-ttl-s", v, 1, 1e9, &cfg->token_ttl_s);
+    case OPT_JOB_TIMEOUT:
+        return whole("job-timeout-s", v, 1, 1e9, &cfg->job_timeout_s);
     case OPT_MAX_IMPORTS:
         if (whole("max-active-imports", v, 1, 1000, &n) < 0)
             return -1;
@@ -247,6 +289,8 @@ static int apply_other(sim_cfg_t *cfg, int opt, const char *v)
         }
         cfg->failed_job_errors_object = strcmp(v, "object") == 0;
         return 0;
+    case OPT_PLAN:
+        return set_plan(v);
     case OPT_LOG_LEVEL:
         cfg->log_level = level_of(v);
         if (cfg->log_level < 0) {
@@ -273,6 +317,13 @@ static int finish(sim_cfg_t *cfg)
     }
     if (!cfg->listen)
         cfg->listen = xstrdup("127.0.0.1");
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, cfg->listen, addr) != 1 &&
+        inet_pton(AF_INET6, cfg->listen, addr) != 1) {
+        fprintf(stderr, "a0sim: --listen: '%s' is not an IP address\n",
+                cfg->listen);
+        return -1;
+    }
     if (!cfg->domain)
         cfg->domain = xstrdup("sim.local");
     cfg->audience = xasprintf("https://%s/api/v2/", cfg->domain);
@@ -284,6 +335,11 @@ static int finish(sim_cfg_t *cfg)
         cfg->additional_code = xstrdup("OBJECT_ADDITIONAL_PROPERTIES");
     if (cfg->nconnections == 0)
         cfg->connections[cfg->nconnections++] = xstrdup(DEFAULT_CONNECTION);
+    if (chosen_plan && cfg->rate <= 0) {
+        cfg->rate = chosen_plan->rate;
+        if (cfg->burst < 1)
+            cfg->burst = chosen_plan->burst;
+    }
     if (cfg->rate > 0 && cfg->burst < 1)
         cfg->burst = ceil(cfg->rate);
     return 0;
@@ -292,6 +348,7 @@ static int finish(sim_cfg_t *cfg)
 int cli_parse(int argc, char **argv, sim_cfg_t *cfg)
 {
     defaults(cfg);
+    chosen_plan = NULL;
     int opt;
     opterr = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {

@@ -1,7 +1,7 @@
-/* http: owns the libmicrohttpd daemon, its thread pool and the per-request
- * object. The raw URI is captured in the URI log callback so that routing
- * sees the path still percent-encoded (user ids carry '|' as %7C and may
- * carry other escapes). A request's body limit is chosen from its request
+/* http: owns the libmicrohttpd daemon, its threads (one per connection) and the
+ * per-request object. The raw URI is captured in the URI log callback so that
+ * routing sees the path still percent-encoded (user ids carry '|' as %7C and
+ * may carry other escapes). A request's body limit is chosen from its request
  * line; a Content-Length above it is answered at once without reading the
  * body, a chunked body is cut off at the limit. */
 #include "http.h"
@@ -11,6 +11,8 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -107,7 +109,7 @@ static enum MHD_Result finish(http_t *self, http_req_t *req)
     buf_init(&resp.body);
     resp.status = 500;
     self->handler(self->arg, req, &resp);
-    enum MHD_Result ret = send_resp(req->conn, &resp);
+    enum MHD_Result ret = resp.drop ? MHD_NO : send_resp(req->conn, &resp);
     buf_free(&resp.body);
     for (int i = 0; i < resp.nheaders; i++) {
         free(resp.headers[i][0]);
@@ -173,6 +175,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return finish(self, req);
 }
 
+/* libmicrohttpd's own messages (malformed requests, oversized headers)
+ * go through the project logger. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_warn("http", "%s", msg);
+}
+
 static int parse_addr(const char *addr, int port, struct sockaddr_storage *ss,
                       socklen_t *len, int *v6)
 {
@@ -196,7 +211,7 @@ static int parse_addr(const char *addr, int port, struct sockaddr_storage *ss,
     return -1;
 }
 
-http_t *http_new(const char *addr, int port, int threads,
+http_t *http_new(const char *addr, int port, int max_conns,
                  http_handler_fn handler, http_limit_fn limit, void *arg)
 {
     struct sockaddr_storage ss;
@@ -210,16 +225,26 @@ http_t *http_new(const char *addr, int port, int threads,
     self->handler = handler;
     self->limit = limit;
     self->arg = arg;
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    /* A thread per connection: a request that a fault delays holds up
+     * only its own connection. */
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD |
+                     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (v6)
         flags |= MHD_USE_IPv6;
+    /* One option and its arguments per line; the logger must come first
+     * to catch every message. */
+    /* clang-format off */
     self->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, self, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+        flags, 0, NULL, NULL, on_request, self,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, self,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conns,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_URI_LOG_CALLBACK,
-        on_uri, self, MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
+        MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, self,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, self,
         MHD_OPTION_END);
+    /* clang-format on */
     if (!self->daemon) {
         log_error("http", "cannot listen on %s:%d", addr, port);
         free(self);

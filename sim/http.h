@@ -35,6 +35,7 @@ typedef struct {
     char *headers[HTTP_MAX_HEADERS][2];
     int nheaders;
     const char *route; /* route template, for counters and logs */
+    int drop;          /* close the connection instead of answering */
 } http_resp_t;
 
 /* Request header value or NULL (case-insensitive name). */
@@ -56,9 +57,10 @@ typedef size_t (*http_limit_fn)(void *arg, const char *method,
 
 typedef struct http_t http_t;
 
-/* Starts listening on addr:port (port 0 = any) with a thread pool.
- * Returns NULL and logs on failure. */
-http_t *http_new(const char *addr, int port, int threads,
+/* Starts listening on addr:port (port 0 = any), one thread per
+ * connection, at most max_conns connections. Returns NULL and logs on
+ * failure. */
+http_t *http_new(const char *addr, int port, int max_conns,
                  http_handler_fn handler, http_limit_fn limit, void *arg);
 
 /* Bound port. */

@@ -1,10 +1,11 @@
-/* inspect: the /__sim/ endpoints through which tests see the server side:
- * users as stored (never their secrets), counters, the inserts ledger and
- * the request log. They need no token and are neither rate limited nor
- * counted. */
+/* inspect: the /__sim/ endpoints through which tests see and steer the
+ * server side: users as stored (never their secrets), counters, the inserts
+ * ledger, the request log and the fault rules. They need no token and are
+ * neither rate limited nor counted. */
 #include "api.h"
 
 #include "counters.h"
+#include "faults.h"
 #include "jobs.h"
 #include "reply.h"
 #include "store.h"
@@ -72,6 +73,57 @@ static void requests(api_call_t *c)
     ndjson(c->resp);
 }
 
+/* POST /__sim/faults: one rule or an array of rules. */
+static void add_faults(api_call_t *c)
+{
+    json_error_t jerr;
+    const char *data = c->req->body.data ? c->req->body.data : "";
+    json_t *in = json_loadb(data, c->req->body.len, 0, &jerr);
+    json_t *rules = json_is_array(in) ? json_incref(in) : json_pack("[O]", in);
+    char err[128] = "body must be a rule object or an array of rules";
+    int rc = in ? 0 : -1;
+    size_t i;
+    json_t *rule;
+    sim_lock(c->sim);
+    json_array_foreach(rules, i, rule)
+    {
+        if (rc == 0 && !json_is_object(rule))
+            rc = -1;
+        if (rc == 0)
+            rc = faults_add(c->sim->faults, rule, err, sizeof err);
+    }
+    json_t *now = faults_json(c->sim->faults);
+    sim_unlock(c->sim);
+    json_decref(rules);
+    json_decref(in);
+    if (rc < 0) {
+        json_decref(now);
+        reply_error(c->resp, 400, err, NULL);
+        return;
+    }
+    reply_json(c->resp, 200, now);
+}
+
+static void faults(api_call_t *c)
+{
+    const char *m = c->req->method;
+    if (strcmp(m, "POST") == 0) {
+        add_faults(c);
+        return;
+    }
+    sim_lock(c->sim);
+    json_t *now = NULL;
+    if (strcmp(m, "DELETE") == 0)
+        faults_clear(c->sim->faults);
+    else
+        now = faults_json(c->sim->faults);
+    sim_unlock(c->sim);
+    if (now)
+        reply_json(c->resp, 200, now);
+    else
+        reply_empty(c->resp, 204);
+}
+
 static void reset(api_call_t *c)
 {
     sim_lock(c->sim);
@@ -94,6 +146,8 @@ void api_inspect(api_call_t *c)
         requests(c);
     else if (strcmp(m, "POST") == 0 && strcmp(p, "/reset-counters") == 0)
         reset(c);
+    else if (strcmp(p, "/faults") == 0)
+        faults(c);
     else
         reply_error(c->resp, 404, "Not Found", NULL);
 }

@@ -63,6 +63,7 @@ struct job_t {
     json_t *fields;
     unsigned char *out;
     size_t out_len;
+    fault_kind_t fault;
     job_t *next;
 };
 
@@ -187,6 +188,13 @@ const job_t *jobs_add_export(jobs_t *self, const store_conn_t *conn,
     j->fields = fields;
     log_info("jobs", "%s: export queued", j->id);
     return j;
+}
+
+void jobs_set_fault(jobs_t *self, const job_t *job, fault_kind_t fault)
+{
+    job_t *j = hmap_get(self->by_id, job->id);
+    if (j)
+        j->fault = fault;
 }
 
 const job_t *jobs_find(const jobs_t *self, const char *id, int64_t now_ms)
@@ -496,12 +504,46 @@ static void purge(jobs_t *self, int64_t now_ms)
     }
 }
 
+/* Fails a job that is still active past the job timeout, as Auth0 does
+ * after two hours. Returns 1 when the job is now terminal. */
+static int timed_out(jobs_t *self, job_t *j, int64_t now_ms)
+{
+    int64_t limit_ms = self->sim->cfg.job_timeout_s * 1000;
+    int active = j->state == ST_PENDING || j->state == ST_PROCESSING;
+    if (!active || now_ms - j->created_ms <= limit_ms)
+        return !active;
+    json_decref(j->users);
+    j->users = NULL;
+    import_destroy(&j->imp);
+    finish(self, j, ST_FAILED, "Job timed out.");
+    log_info("jobs", "%s: timed out", j->id);
+    return 1;
+}
+
+/* Starts a job whose fault says it fails; returns 1 when it did. */
+static int fault_start(jobs_t *self, job_t *j)
+{
+    if (j->fault == FAULT_JOB_STUCK)
+        return 1;
+    if (j->fault != FAULT_JOB_FAIL)
+        return 0;
+    free(j->file);
+    j->file = NULL;
+    finish(self, j, ST_FAILED, "Internal error.");
+    log_info("jobs", "%s: failed (injected)", j->id);
+    return 1;
+}
+
 /* One pass over the jobs; returns how long the worker may sleep. */
 static int64_t run_once(jobs_t *self)
 {
     purge(self, util_wall_ms());
     int64_t wait = 1000;
     for (job_t *j = self->head; j && !self->stopping; j = j->next) {
+        if (timed_out(self, j, util_wall_ms()))
+            continue;
+        if (j->state == ST_PENDING && fault_start(self, j))
+            continue;
         if (j->state == ST_PENDING && j->kind == JOB_EXPORT)
             run_export(self, j);
         else if (j->state == ST_PENDING)

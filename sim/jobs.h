@@ -1,6 +1,7 @@
 #ifndef A0SIM_JOBS_H
 #define A0SIM_JOBS_H
 
+#include "faults.h"
 #include "sim.h"
 #include "store.h"
 
@@ -32,6 +33,10 @@ const job_t *jobs_add_import(jobs_t *self, const store_conn_t *conn, char *file,
                              size_t len, int upsert, const char *external_id,
                              int send_email, int64_t now_ms);
 
+/* Makes a job fail when it starts (FAULT_JOB_FAIL) or never start
+ * (FAULT_JOB_STUCK), until the job timeout fails it. */
+void jobs_set_fault(jobs_t *self, const job_t *job, fault_kind_t fault);
+
 /* Queues an export. conn may be NULL (all users), limit 0 (all), fields
  * NULL (the default set; otherwise taken over). */
 const job_t *jobs_add_export(jobs_t *self, const store_conn_t *conn,
@@ -42,7 +47,7 @@ const job_t *jobs_add_export(jobs_t *self, const store_conn_t *conn,
 const job_t *jobs_find(const jobs_t *self, const char *id, int64_t now_ms);
 
 /* The job object as GET /jobs/{id} shows it. For a completed export this
- * issues a fresh download link. */
+ * signs a fresh download link. */
 json_t *jobs_json(const jobs_t *self, const job_t *job, int64_t now_ms);
 
 /* What GET /jobs/{id}/errors answers: the status, and the body in *body

@@ -7,6 +7,7 @@
 #include "api.h"
 #include "cli.h"
 #include "counters.h"
+#include "faults.h"
 #include "http.h"
 #include "jobs.h"
 #include "log.h"
@@ -24,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HTTP_THREADS    4
+#define HTTP_MAX_CONNS  1024
 #define REQUEST_LOG_MAX 1000000
 
 void sim_lock(sim_t *sim)
@@ -49,6 +50,7 @@ static int build_tenant(sim_t *sim)
     if (cfg->rate > 0)
         sim->limiter = ratelimit_new(cfg->rate, cfg->burst);
     sim->jobs = jobs_new(sim);
+    sim->faults = faults_new();
     sim->link_key = rand_secure_seed();
 
     if (cfg->load_path) {
@@ -68,6 +70,7 @@ static int build_tenant(sim_t *sim)
 static void destroy_tenant(sim_t *sim)
 {
     jobs_destroy(&sim->jobs);
+    faults_destroy(&sim->faults);
     ratelimit_destroy(&sim->limiter);
     counters_destroy(&sim->counters);
     tokens_destroy(&sim->tokens);
@@ -118,7 +121,7 @@ static int wait_for_signal(const sigset_t *set)
 static int serve(sim_t *sim, const sigset_t *sigs)
 {
     sim_cfg_t *cfg = &sim->cfg;
-    http_t *http = http_new(cfg->listen, cfg->port, HTTP_THREADS, api_handle,
+    http_t *http = http_new(cfg->listen, cfg->port, HTTP_MAX_CONNS, api_handle,
                             api_body_limit, sim);
     if (!http)
         return -1;

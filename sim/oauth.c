@@ -1,10 +1,12 @@
 /* oauth: POST /oauth/token, the client-credentials grant of the
- * Authentication API. Bodies may be form-urlencoded or JSON. Errors use
- * the OAuth shape {error, error_description}. The secret is compared in
- * constant time and never logged. */
+ * Authentication API (and the password grants, handed to login). Bodies may be
+ * form-urlencoded or JSON. Errors use the OAuth shape {error,
+ * error_description}. The secret is compared in constant time and never logged.
+ */
 #include "api.h"
 
 #include "log.h"
+#include "login.h"
 #include "reply.h"
 #include "tokens.h"
 
@@ -13,7 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define GRANT_CC "client_credentials"
+#define GRANT_CC       "client_credentials"
+#define GRANT_PASSWORD "password"
+#define GRANT_REALM    "http://auth0.com/oauth/grant-type/password-realm"
 
 /* Parses a form-urlencoded body into a JSON object of strings. */
 static json_t *parse_form(const char *body, size_t len)
@@ -78,19 +82,43 @@ static void grant(api_call_t *c)
 {
     sim_lock(c->sim);
     char *tok =
-        tokens_issue(c->sim->tokens, c->now_ms, c->sim->cfg.token_ttl_s);
+        tokens_grant(c->sim->tokens, c->now_ms, c->sim->cfg.token_ttl_s);
     sim_unlock(c->sim);
     reply_json(c->resp, 200,
                json_pack("{s:s, s:I, s:s, s:s}", "access_token", tok,
                          "expires_in", (json_int_t)c->sim->cfg.token_ttl_s,
                          "scope", c->sim->cfg.scope, "token_type", "Bearer"));
     free(tok);
-    log_debug("oauth", "token issued");
+    log_debug("oauth", "token granted");
+}
+
+static int client_ok(const sim_cfg_t *cfg, json_t *body)
+{
+    const char *id = field(body, "client_id");
+    const char *secret = field(body, "client_secret");
+    return id && secret && strcmp(id, cfg->client_id) == 0 &&
+           same_secret(secret, cfg->client_secret);
+}
+
+static void client_credentials(api_call_t *c, json_t *body)
+{
+    const char *aud = field(body, "audience");
+    char msg[300];
+    if (!aud) {
+        reply_oauth_error(c->resp, 403, "access_denied",
+                          "No audience parameter was provided, and no "
+                          "default audience has been configured");
+    } else if (strcmp(aud, c->sim->cfg.audience) != 0) {
+        snprintf(msg, sizeof msg, "Service not enabled within domain: %.200s",
+                 aud);
+        reply_oauth_error(c->resp, 403, "access_denied", msg);
+    } else {
+        grant(c);
+    }
 }
 
 void api_oauth_token(api_call_t *c)
 {
-    const sim_cfg_t *cfg = &c->sim->cfg;
     json_t *body = parse_body(c->req);
     if (!body) {
         reply_oauth_error(c->resp, 400, "invalid_request",
@@ -98,29 +126,22 @@ void api_oauth_token(api_call_t *c)
         return;
     }
     const char *gt = field(body, "grant_type");
-    const char *id = field(body, "client_id");
-    const char *secret = field(body, "client_secret");
-    const char *aud = field(body, "audience");
+    int cc = gt && strcmp(gt, GRANT_CC) == 0;
+    int pw =
+        gt && (strcmp(gt, GRANT_PASSWORD) == 0 || strcmp(gt, GRANT_REALM) == 0);
     char msg[300];
     if (!gt) {
         reply_oauth_error(c->resp, 400, "invalid_request",
                           "Missing required parameter: grant_type");
-    } else if (strcmp(gt, GRANT_CC) != 0) {
+    } else if (!cc && !pw) {
         snprintf(msg, sizeof msg, "Unsupported grant type: %.200s", gt);
         reply_oauth_error(c->resp, 400, "unsupported_grant_type", msg);
-    } else if (!id || !secret || strcmp(id, cfg->client_id) != 0 ||
-               !same_secret(secret, cfg->client_secret)) {
+    } else if (!client_ok(&c->sim->cfg, body)) {
         reply_oauth_error(c->resp, 401, "access_denied", "Unauthorized");
-    } else if (!aud) {
-        reply_oauth_error(c->resp, 403, "access_denied",
-                          "No audience parameter was provided, and no "
-                          "default audience has been configured");
-    } else if (strcmp(aud, cfg->audience) != 0) {
-        snprintf(msg, sizeof msg, "Service not enabled within domain: %.200s",
-                 aud);
-        reply_oauth_error(c->resp, 403, "access_denied", msg);
+    } else if (pw) {
+        login_password_grant(c, body);
     } else {
-        grant(c);
+        client_credentials(c, body);
     }
     json_decref(body);
 }

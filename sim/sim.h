@@ -31,6 +31,7 @@ typedef struct {
     int64_t job_retention_s;
     int64_t export_link_ttl_s;
     int64_t token_ttl_s;
+    int64_t job_timeout_s;        /* active jobs older than this fail */
     int max_active_imports;       /* concurrent import jobs allowed */
     char *format_code;            /* error code for a failed "format" check */
     char *additional_code;        /* error code for an unknown property */
@@ -44,6 +45,7 @@ typedef struct jobs_t jobs_t;
 typedef struct tokens_t tokens_t;
 typedef struct counters_t counters_t;
 typedef struct ratelimit_t ratelimit_t;
+typedef struct faults_t faults_t;
 
 typedef struct {
     sim_cfg_t cfg;
@@ -53,6 +55,7 @@ typedef struct {
     tokens_t *tokens;
     counters_t *counters;
     ratelimit_t *limiter; /* NULL when --rate is 0 */
+    faults_t *faults;     /* armed through /__sim/faults */
     int port;             /* bound port */
     char *base_url;       /* http://HOST:PORT, for export links */
     uint64_t link_key;    /* signs export links */

@@ -1,6 +1,6 @@
-/* tokens: owns the table of issued access tokens and their expiry. The
+/* tokens: owns the table of granted access tokens and their expiry. The
  * table is bounded: past TOKENS_MAX entries expired tokens are dropped
- * and, if that is not enough, the oldest issued ones. */
+ * and, if that is not enough, the oldest granted ones. */
 #include "tokens.h"
 
 #include "hmap.h"
@@ -13,7 +13,7 @@
 
 typedef struct {
     int64_t expires_ms;
-    int64_t issued_ms;
+    int64_t granted_ms;
 } token_t;
 
 struct tokens_t {
@@ -36,7 +36,7 @@ void tokens_destroy(tokens_t **p)
     *p = NULL;
 }
 
-/* Drops tokens expired at now_ms, or when none has, those issued before
+/* Drops tokens expired at now_ms, or when none has, those granted before
  * the median age. */
 static void prune(tokens_t *self, int64_t now_ms)
 {
@@ -50,8 +50,8 @@ static void prune(tokens_t *self, int64_t now_ms)
         token_t *t = val;
         if (t->expires_ms <= now_ms)
             hmap_del(self->map, key, 0);
-        else if (t->issued_ms < oldest)
-            oldest = t->issued_ms;
+        else if (t->granted_ms < oldest)
+            oldest = t->granted_ms;
     }
     if (hmap_size(self->map) < before)
         return;
@@ -59,11 +59,11 @@ static void prune(tokens_t *self, int64_t now_ms)
     pos = 0;
     cur = NULL;
     while (hmap_next(self->map, &pos, &cur, &key, &val))
-        if (((token_t *)val)->issued_ms < cut)
+        if (((token_t *)val)->granted_ms < cut)
             hmap_del(self->map, key, 0);
 }
 
-char *tokens_issue(tokens_t *self, int64_t now_ms, int64_t ttl_s)
+char *tokens_grant(tokens_t *self, int64_t now_ms, int64_t ttl_s)
 {
     if (hmap_size(self->map) >= TOKENS_MAX)
         prune(self, now_ms);
@@ -76,7 +76,7 @@ char *tokens_issue(tokens_t *self, int64_t now_ms, int64_t ttl_s)
     }
     hex[2 * sizeof raw] = '\0';
     token_t *t = xmalloc(sizeof *t);
-    t->issued_ms = now_ms;
+    t->granted_ms = now_ms;
     t->expires_ms = now_ms + ttl_s * 1000;
     hmap_put(self->map, hex, t);
     return hex;

@@ -3,7 +3,7 @@
 
 #include <stdint.h>
 
-/* tokens: the access tokens /oauth/token has issued. Opaque random
+/* tokens: the access tokens /oauth/token has granted. Opaque random
  * strings; the caller holds the tenant mutex. */
 
 typedef struct tokens_t tokens_t;
@@ -17,8 +17,8 @@ typedef enum {
 tokens_t *tokens_new(void);
 void tokens_destroy(tokens_t **p);
 
-/* Issues a token valid for ttl_s seconds; the caller frees it. */
-char *tokens_issue(tokens_t *self, int64_t now_ms, int64_t ttl_s);
+/* Grants a token valid for ttl_s seconds; the caller frees it. */
+char *tokens_grant(tokens_t *self, int64_t now_ms, int64_t ttl_s);
 
 token_state_t tokens_check(const tokens_t *self, const char *token,
                            int64_t now_ms);

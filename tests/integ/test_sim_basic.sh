@@ -130,7 +130,7 @@ check "bad audience body" '{"error":"access_denied","error_description":"Service
 req POST "$M/oauth/token" -d client_id=cid
 check "missing grant status" 400 "$ST"
 check "missing grant error" invalid_request "$(jqb .error)"
-req POST "$M/oauth/token" -d grant_type=password -d client_id=cid
+req POST "$M/oauth/token" -d grant_type=authorization_code -d client_id=cid
 check "unsupported grant status" 400 "$ST"
 check "unsupported grant error" unsupported_grant_type "$(jqb .error)"
 
@@ -198,6 +198,10 @@ check "user identity" '{"connection":"Username-Password-Authentication","user_id
 check "user has no hash" "false" "$(jqb 'has("password_hash")')"
 check "user hash not in body" 0 "$(grep -c -F "$HASH" "$TMP/body" || true)"
 check "user created_at" true "$(jqb '.created_at | test("Z$")')"
+req GET "$M/api/v2/users/auth0%7Caaaaaaaaaaaaaaaaaaaaaaa1?fields=user_id,email" "${AUTH[@]}"
+check "fields filter" "email,user_id" "$(jqb 'keys | join(",")')"
+req GET "$M/api/v2/users/auth0%7Caaaaaaaaaaaaaaaaaaaaaaa1?fields=identities,picture&include_fields=false" "${AUTH[@]}"
+check "fields excluded" "false|false|true" "$(jqb '"\(has("identities"))|\(has("picture"))|\(has("email"))"')"
 req GET "$M/api/v2/users-by-email?email=bob@example.test" "${AUTH[@]}"
 check "by email count" 1 "$(jqb length)"
 check "by email username lower-cased" bobby "$(jqb '.[0].username')"
@@ -270,6 +274,26 @@ req GET "$M/api/v2/users/auth0%7Caaaaaaaaaaaaaaaaaaaaaaa1" "${AUTH[@]}"
 check "upsert overwrites metadata" '{"c":3}' "$(jq -c .user_metadata "$TMP/body")"
 check "upsert sets given_name" Alice "$(jqb .given_name)"
 check "upsert ignores blocked" null "$(jqb .blocked)"
+
+# --- password login against the imported hash ----------------------------------
+login()
+{
+    req POST "$M/oauth/token" -d grant_type=http://auth0.com/oauth/grant-type/password-realm \
+        -d client_id=cid --data-urlencode "client_secret=$SECRET" \
+        -d realm=Username-Password-Authentication --data-urlencode "username=$1" \
+        --data-urlencode "password=$2"
+}
+login Alice@example.test Canary-Pass-1
+check "login with imported bcrypt" "200|Bearer" "$ST|$(jqb .token_type)"
+LOGIN_TOK=$(jqb .access_token)
+login alice@example.test wrong-password
+check "wrong password" '403|{"error":"invalid_grant","error_description":"Wrong email or password."}' "$ST|$(body)"
+login bob@example.test Canary-Pass-1
+check "user imported without hash cannot log in" 403 "$ST"
+req GET "$M/api/v2/connections" -H "Authorization: Bearer $LOGIN_TOK"
+check "login token is not a Management API token" 401 "$ST"
+req GET "$M/api/v2/users/auth0%7Caaaaaaaaaaaaaaaaaaaaaaa1" "${AUTH[@]}"
+check "login counted" 1 "$(jqb .logins_count)"
 
 # --- job-level failure ------------------------------------------------------
 printf '[{"email":"broken@example.test"' >"$TMP/broken.json"
@@ -359,7 +383,7 @@ check "counters repeated ids" 0 "$(jqb .inserts.ids_inserted_more_than_once)"
 check "counters jobs" "5/4/1/0" "$(jqb '.jobs | "\(.created)/\(.completed)/\(.failed)/\(.active)"')"
 check "counters users" 204 "$(jqb .users)"
 check "counters imports 202" 5 "$(jqb '.requests["POST /api/v2/jobs/users-imports 202"]')"
-check "counters 401" 2 "$(jqb '.requests["GET /api/v2/connections 401"]')"
+check "counters 401" 3 "$(jqb '.requests["GET /api/v2/connections 401"]')"
 check "counters user 404" 2 "$(jqb '.requests["GET /api/v2/users/{id} 404"]')"
 req GET "$M/__sim/inserts"
 check "inserts lines" 5 "$(body | wc -l)"
@@ -394,7 +418,7 @@ req GET "$S/api/v2/jobs/$SJOB" -H "Authorization: Bearer $TOK2"
 check "processing status" processing "$(jqb .status)"
 check "processing progress" true "$(jqb 'has("percentage_done") and has("time_left_seconds")')"
 sleep 1.1
-for i in 1 2 3; do
+for i in 1 2 3 4 5 6; do
     req GET "$S/api/v2/connections" -H "Authorization: Bearer $TOK2"
     [[ $ST == 429 ]] && break
 done
@@ -416,7 +440,7 @@ check "max_active" 2 "$(curl -s "$S/__sim/counters" | jq '.jobs.max_active')"
     printf '{"user_id":"github|42","email":"seed2@example.test","identities":[{"connection":"github","user_id":"42","provider":"github","isSocial":true}]}\n'
 } | gzip -c >"$TMP/seed.ndjson.gz"
 start_sim edge --load "$TMP/seed.ndjson.gz" --connection DB-A --connection DB-B \
-    --job-retention-s 2 --token-ttl-s 2 --failed-job-errors object
+    --job-retention-s 2 --token-ttl-s 3 --failed-job-errors object
 E=http://127.0.0.1:$PORT_edge
 TOK3=$(get_token "$PORT_edge")
 check "seeded users" 2 "$(curl -s "$E/__sim/users" | wc -l)"
@@ -439,17 +463,18 @@ req GET "$E/api/v2/jobs/$FJOB/errors" -H "Authorization: Bearer $TOK3"
 check "failed job errors as object" "200|failed|users_import|$FJOB" \
     "$ST|$(jqb '"\(.status)|\(.type)|\(.id)"')"
 check "failed job status_details" true "$(jqb 'has("status_details")')"
-sleep 2.2
+sleep 3.1
 req GET "$E/api/v2/connections" -H "Authorization: Bearer $TOK3"
 check "expired token" '401|{"statusCode":401,"error":"Unauthorized","message":"Expired token received for JSON Web Token validation"}' "$ST|$(body)"
 req GET "$E/api/v2/jobs/$XJOB" -H "Authorization: Bearer $(get_token "$PORT_edge")"
 check "job past retention" 404 "$ST"
 
-start_sim scoped --scope "read:users read:connections"
+start_sim scoped --scope "read:users read:connections" --plan enterprise
 req POST "http://127.0.0.1:$PORT_scoped/api/v2/jobs/users-imports" \
     -H "Authorization: Bearer $(get_token "$PORT_scoped")" \
     -F "users=@$TMP/valid.json" -F "connection_id=$CONN"
 check "insufficient scope" '403|{"statusCode":403,"error":"Forbidden","message":"Insufficient scope, expected any of: create:users","errorCode":"insufficient_scope"}' "$ST|$(body)"
+check "enterprise plan burst" 50 "$(header x-ratelimit-limit)"
 
 # --- logs and shutdown --------------------------------------------------------
 for name in main slow edge scoped; do
