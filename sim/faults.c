@@ -1,7 +1,9 @@
 /* faults: owns the list of armed fault rules. A rule matches one route
  * template with its method, or every Management API route with "*", and
- * fires count times (-1: until cleared). Rules are tried in the order they
- * were added. */
+ * fires count times (-1: until cleared). A rule with a share below 1
+ * fires on that fraction of the matching requests, drawn from a seeded
+ * generator so that a test can replay the same faults. Rules are tried in
+ * the order they were added. */
 #include "faults.h"
 
 #include "util.h"
@@ -16,12 +18,25 @@ typedef struct {
     char *match;
     fault_t fault;
     int64_t count;
+    double share;
 } rule_t;
 
 struct faults_t {
     rule_t rules[FAULTS_MAX];
     int n;
+    uint64_t rng;
 };
+
+/* xorshift64*: uniform in [0, 1). */
+static double draw(faults_t *self)
+{
+    uint64_t x = self->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    self->rng = x;
+    return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
 
 static const char *const kind_names[] = {
     "none", "status",     "rate_limit", "delay",
@@ -30,7 +45,9 @@ static const char *const kind_names[] = {
 
 faults_t *faults_new(void)
 {
-    return xcalloc(1, sizeof(faults_t));
+    faults_t *self = xcalloc(1, sizeof(faults_t));
+    self->rng = 0x9e3779b97f4a7c15ULL;
+    return self;
 }
 
 void faults_clear(faults_t *self)
@@ -81,6 +98,13 @@ int faults_add(faults_t *self, const json_t *rule, char *err, size_t errlen)
         return bad(err, errlen, "delay_ms must be 1..600000");
     if (count && (!json_is_integer(count) || json_integer_value(count) == 0))
         return bad(err, errlen, "count must be a non-zero integer");
+    json_t *share = json_object_get(rule, "share");
+    if (share && (!json_is_number(share) || json_number_value(share) <= 0 ||
+                  json_number_value(share) > 1))
+        return bad(err, errlen, "share must be a number in (0, 1]");
+    json_t *seed = json_object_get(rule, "seed");
+    if (seed && (!json_is_integer(seed) || json_integer_value(seed) == 0))
+        return bad(err, errlen, "seed must be a non-zero integer");
     if (self->n == FAULTS_MAX)
         return bad(err, errlen, "too many fault rules");
     rule_t *r = &self->rules[self->n++];
@@ -89,6 +113,9 @@ int faults_add(faults_t *self, const json_t *rule, char *err, size_t errlen)
     r->fault.status = (int)status;
     r->fault.delay_ms = delay;
     r->count = count ? json_integer_value(count) : 1;
+    r->share = share ? json_number_value(share) : 1.0;
+    if (seed)
+        self->rng = (uint64_t)json_integer_value(seed);
     return 0;
 }
 
@@ -104,6 +131,8 @@ json_t *faults_json(const faults_t *self)
             json_object_set_new(o, "status", json_integer(r->fault.status));
         if (r->fault.kind == FAULT_DELAY)
             json_object_set_new(o, "delay_ms", json_integer(r->fault.delay_ms));
+        if (r->share < 1.0)
+            json_object_set_new(o, "share", json_real(r->share));
         json_array_append_new(a, o);
     }
     return a;
@@ -132,6 +161,8 @@ fault_t faults_take(faults_t *self, const char *method, const char *route)
     for (int i = 0; i < self->n; i++) {
         rule_t *r = &self->rules[i];
         if (!matches(r->match, method, route))
+            continue;
+        if (r->share < 1.0 && draw(self) >= r->share)
             continue;
         fault_t f = r->fault;
         if (r->count > 0 && --r->count == 0)

@@ -32,7 +32,9 @@ void faults_destroy(faults_t **p);
 
 /* Adds a rule {"match":"POST /api/v2/jobs/users-imports" | "*",
  * "action":"status|rate_limit|delay|drop|drop_after|job_fail|job_stuck",
- * "status":503, "delay_ms":1000, "count":1}. Returns 0, or -1 with a
+ * "status":503, "delay_ms":1000, "count":1, "share":0.03, "seed":7}: share
+ * is the fraction of matching requests that fire (default 1), seed
+ * reseeds the generator that draws them. Returns 0, or -1 with a
  * reason in err. */
 int faults_add(faults_t *self, const json_t *rule, char *err, size_t errlen);
 

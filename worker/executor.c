@@ -43,6 +43,7 @@ typedef struct {
     proto_msg_t *m;
     char holder[128];
     int64_t last_renew_ms;
+    int resubmit; /* an earlier POST of this batch may have imported some */
 } exec_t;
 
 typedef enum {
@@ -376,7 +377,7 @@ static const char *classify_existing(exec_t *x, json_t *sent)
 {
     const char *id = json_string_value(json_object_get(sent, "user_id"));
     const char *email = json_string_value(json_object_get(sent, "email"));
-    if (!id || x->m->attempt < 2)
+    if (!id || !x->resubmit)
         return "conflict";
     char *full = xasprintf("auth0|%s", id);
     auth0_resp_t resp;
@@ -508,8 +509,11 @@ static step_t begin(exec_t *x)
 {
     char *state = batch_field(x, "state");
     step_t s = STEP_OK;
-    if (state && strcmp(state, "RECONCILE") == 0)
+    x->resubmit = x->m->attempt > 1;
+    if (state && strcmp(state, "RECONCILE") == 0) {
+        x->resubmit = 1;
         s = wait_orphan(x);
+    }
     free(state);
     if (s != STEP_OK)
         return s;

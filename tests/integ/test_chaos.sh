@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # ctest-labels: slow
-# Chaos: 20,000 users, four workers, and during the run a worker killed
+# Chaos: 20,000 users, four workers, a target that answers 3% of requests
+# with 503, 2% with 429, drops 1% of connections unanswered and 1% of the
+# import POSTs after creating the job; during the run a worker killed
 # with SIGKILL every few seconds (and a new one started), the coordinator
 # killed once and restarted, Redis restarted once. At the end every source
 # user has exactly one terminal outcome, the target holds exactly the users
@@ -55,6 +57,16 @@ one_seed() {
     a0_start_sim target --import-rate 1000 --seed "$SEED"
     a0_use_tenant TARGET target
     export A0_REDIS_URL=$REDIS_URL
+    local rule
+    for rule in \
+        '{"match":"*","action":"status","status":503,"share":0.03}' \
+        '{"match":"*","action":"rate_limit","share":0.02}' \
+        '{"match":"*","action":"drop","share":0.01}' \
+        '{"match":"POST /api/v2/jobs/users-imports","action":"drop_after","share":0.01}'; do
+        rule=$(jq -c ". + {count: -1, seed: $SEED}" <<<"$rule")
+        curl -sf -X POST -H 'Content-Type: application/json' -d "$rule" \
+            "$TARGET_URL/__sim/faults" >/dev/null
+    done
     a0_start_sim source --generate "$USERS" --seed "$SEED" --import-rate 0
     a0_use_tenant SOURCE source
     "${COORD[@]}" export --out "$A0_TMP/input.ndjson.gz" 2>>"$A0_TMP/coord.log"
@@ -124,6 +136,10 @@ one_seed() {
     counters=$(curl -sf "$TARGET_URL/__sim/counters")
     check "seed $SEED: nobody inserted twice" 0 \
         "$(jq -r .inserts.ids_inserted_more_than_once <<<"$counters")"
+    check "seed $SEED: faults were injected" yes \
+        "$(jq -r '[.requests | to_entries[] | select(.key | test(" (503|429|0)$"))
+            | .value] | add // 0 | if . > 0 then "yes" else "no" end' \
+            <<<"$counters")"
     check "seed $SEED: inserts equal imported + present" \
         "$(wc -l <"$A0_TMP/l.txt")" "$(jq -r .inserts.total <<<"$counters")"
 
