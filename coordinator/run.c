@@ -45,6 +45,7 @@ typedef struct {
     char state[32];
     char job_id[64];
     worker_t *worker;      /* holder, or NULL when queued */
+    int64_t assigned_ms;   /* when the holder got it */
     int64_t not_before_ms; /* earliest next dispatch */
 } flight_t;
 
@@ -65,6 +66,7 @@ typedef struct {
     int64_t next_heartbeat_ms;
     int64_t next_lock_ms;
     int64_t next_progress_ms;
+    int64_t next_sweep_ms;
     buf_t local_buf; /* pending local outcome pairs, NUL-separated */
     zlistx_t *local_pairs;
     pid_t *children;
@@ -587,6 +589,7 @@ static void assign(run_t *r, flight_t *f, worker_t *w, const store_claim_t *c)
     f->token = c->token;
     snprintf(f->state, sizeof f->state, "%s", c->state);
     f->worker = w;
+    f->assigned_ms = util_mono_ms();
     w->credit--;
     send_to(r, w, &m);
     log_debug(M, "batch %lld -> worker %s (token %lld, %s)",
@@ -703,6 +706,31 @@ static void worker_gone(run_t *r, worker_t *w, const char *why)
     zhashx_delete(r->workers, w->id);
 }
 
+static int holds(const proto_msg_t *m, int64_t batch)
+{
+    for (size_t i = 0; i < m->nheld; i++) {
+        if (m->held[i] == batch)
+            return 1;
+    }
+    return 0;
+}
+
+/* A worker announcing itself again no longer holds what it does not list
+ * (its DONE or FAIL may have been lost): look at Redis and go on from
+ * there. */
+static void recheck_unheld(run_t *r, worker_t *w, const proto_msg_t *m)
+{
+    zlistx_t *back = zlistx_new();
+    for (flight_t *f = zhashx_first(r->flights); f;
+         f = zhashx_next(r->flights)) {
+        if (f->worker == w && !holds(m, f->plan->number))
+            zlistx_add_end(back, f);
+    }
+    for (flight_t *f = zlistx_first(back); f; f = zlistx_next(back))
+        take_back(r, f, r->cfg->max_attempts, "not held by its worker", 0);
+    zlistx_destroy(&back);
+}
+
 static void on_ready(run_t *r, zframe_t *routing, proto_msg_t *m)
 {
     worker_t *w = zhashx_lookup(r->workers, m->worker_id);
@@ -723,9 +751,12 @@ static void on_ready(run_t *r, zframe_t *routing, proto_msg_t *m)
     w->last_seen_ms = util_mono_ms();
     for (size_t i = 0; i < m->nheld; i++) {
         flight_t *f = flight_of(r, m->held[i]);
-        if (f && !f->worker)
+        if (f && !f->worker) {
             f->worker = w;
+            f->assigned_ms = util_mono_ms();
+        }
     }
+    recheck_unheld(r, w, m);
 }
 
 static void on_done(run_t *r, worker_t *w, proto_msg_t *m)
@@ -890,6 +921,50 @@ static void progress(run_t *r)
              zlistx_size(r->queue), zhashx_size(r->workers));
 }
 
+/* Batches held longer than a lease are looked up in Redis: a worker's
+ * DONE can be lost on the way, and a stuck worker's lease runs out. */
+static void sweep(run_t *r)
+{
+    int64_t now = util_mono_ms();
+    zlistx_t *done = zlistx_new();
+    zlistx_t *back = zlistx_new();
+    for (flight_t *f = zhashx_first(r->flights); f;
+         f = zhashx_next(r->flights)) {
+        if (!f->worker || now - f->assigned_ms < r->cfg->lease_ms)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "batch:%lld", (long long)f->plan->number);
+        char *key = store_key(r->run_id, name);
+        redisReply *rep = store_commandf(r->store, "HMGET %s state token", key);
+        free(key);
+        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+            !rep->element[0]->str) {
+            if (rep)
+                freeReplyObject(rep);
+            continue;
+        }
+        const char *st = rep->element[0]->str;
+        if (!strcmp(st, "DONE") || !strcmp(st, "POISON") ||
+            !strcmp(st, "SPLIT"))
+            zlistx_add_end(done, f);
+        else if (atoll(rep->element[1]->str ? rep->element[1]->str : "0") !=
+                 f->token)
+            zlistx_add_end(back, f);
+        else
+            f->assigned_ms = now; /* still its holder's; look again later */
+        freeReplyObject(rep);
+    }
+    for (flight_t *f = zlistx_first(done); f; f = zlistx_next(done)) {
+        if (f->worker)
+            f->worker->credit++;
+        forget(r, f);
+    }
+    for (flight_t *f = zlistx_first(back); f; f = zlistx_next(back))
+        take_back(r, f, r->cfg->max_attempts, "lease lost", 0);
+    zlistx_destroy(&done);
+    zlistx_destroy(&back);
+}
+
 static void tick(run_t *r)
 {
     int64_t now = util_mono_ms();
@@ -900,6 +975,10 @@ static void tick(run_t *r)
     if (now >= r->next_lock_ms) {
         renew_lock(r);
         r->next_lock_ms = now + 5000;
+    }
+    if (now >= r->next_sweep_ms) {
+        sweep(r);
+        r->next_sweep_ms = now + 5000;
     }
     if (now >= r->next_progress_ms) {
         progress(r);

@@ -627,12 +627,18 @@ static void actor(zsock_t *pipe, void *arg)
     exec_t x;
     memset(&x, 0, sizeof x);
     x.cfg = arg;
+    /* Ready at once: the worker must not hang on a Redis that is down. */
+    zsock_signal(pipe, 0);
     char *err = NULL;
+    int said = 0;
     while (!(x.store = store_new(x.cfg->redis_url, &err))) {
-        log_warn(M, "%s; retrying", err);
+        if (!said++)
+            log_warn(M, "%s; retrying", err);
         free(err);
         err = NULL;
-        util_sleep_ms(1000);
+        if (*x.cfg->stopping)
+            return;
+        util_sleep_ms(500);
     }
     auth0_cfg_t ac;
     memset(&ac, 0, sizeof ac);
@@ -642,7 +648,6 @@ static void actor(zsock_t *pipe, void *arg)
     ac.client_secret = x.cfg->target_client_secret;
     x.api = auth0_new(&ac);
     auth0_set_gate(x.api, gate, pause_farm, &x);
-    zsock_signal(pipe, 0);
     for (;;) {
         zmsg_t *msg = zmsg_recv(pipe);
         if (!msg)
