@@ -1168,7 +1168,8 @@ static int open_store(run_t *r, const char *input_sum, const char *hashes_sum,
     }
     if (take_lock(r) != 0)
         return -1;
-    return check_meta(r, input_sum, hashes_sum, settings);
+    /* Changed inputs or settings are the operator's error, not Redis's. */
+    return check_meta(r, input_sum, hashes_sum, settings) != 0 ? -2 : 0;
 }
 
 static int open_router(run_t *r, char *endpoint, size_t n)
@@ -1260,10 +1261,15 @@ int run_main(const run_cfg_t *cfg)
     zsys_handler_set(NULL);
 
     int rc = EXIT_CANNOT;
+    int opened = 0;
     if (open_target(&r) != 0)
         goto out;
-    if (!cfg->dry_run && open_store(&r, input_sum, hashes_sum, settings))
+    if (!cfg->dry_run)
+        opened = open_store(&r, input_sum, hashes_sum, settings);
+    if (opened != 0) {
+        rc = opened == -2 ? EXIT_USAGE : EXIT_CANNOT;
         goto out;
+    }
     if (open_planner(&r) != 0) {
         rc = EXIT_USAGE;
         goto out;
