@@ -519,8 +519,18 @@ static step_t begin(exec_t *x)
         return s;
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)util_wall_ms());
-    const char *f[] = { "intent_at", now };
-    return move(x, "LEASED", "SUBMITTING", f, 2);
+    /* Recorded so that whoever ends up polling this job classifies the
+     * users it reports as existing the same way. */
+    const char *f[] = { "intent_at", now, "resubmit", x->resubmit ? "1" : "0" };
+    return move(x, "LEASED", "SUBMITTING", f, 4);
+}
+
+/* Adopting a job another worker posted: was that POST a resubmission? */
+static void adopt(exec_t *x)
+{
+    char *flag = batch_field(x, "resubmit");
+    x->resubmit = (flag && strcmp(flag, "1") == 0) || x->m->attempt > 1;
+    free(flag);
 }
 
 static step_t run_batch(exec_t *x, char *why, size_t whylen, int64_t *inserted,
@@ -540,6 +550,7 @@ static step_t run_batch(exec_t *x, char *why, size_t whylen, int64_t *inserted,
     if (x->m->job_id && x->m->job_id[0]) {
         snprintf(job_id, sizeof job_id, "%s", x->m->job_id);
         int64_t wait;
+        adopt(x);
         /* The job holds one of Auth0's slots: keep it counted. */
         store_sem_acquire(x->store, x->meta.tenant, x->holder,
                           x->meta.job_slots + 1, x->meta.lease_ms, &wait);
