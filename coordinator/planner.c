@@ -255,7 +255,7 @@ static int step(planner_t *self)
         self->counts.invalid++;
         return 1;
     }
-    xf_opts_t opts = { self->hashes };
+    xf_opts_t opts = { self->hashes, 0 };
     xf_user_t u;
     memset(&u, 0, sizeof u);
     transform_user(rec, &opts, &u);

@@ -59,7 +59,7 @@ static void run(const char *src, const hashes_t *h, xf_user_t *u)
     json_t *j = json_loads(src, 0, &je);
     if (!j)
         fail_msg("bad test JSON: %s: %s", src, je.text);
-    xf_opts_t opts = { h };
+    xf_opts_t opts = { h, 0 };
     assert_int_equal(transform_user(j, &opts, u), 0);
     json_decref(j);
 }
@@ -263,7 +263,7 @@ static void test_not_an_object(void **state)
     (void)state;
     xf_user_t u;
     json_t *arr = json_array();
-    xf_opts_t opts = { NULL };
+    xf_opts_t opts = { NULL, 0 };
     transform_user(arr, &opts, &u);
     assert_int_equal(u.kind, XF_INVALID);
     assert_string_equal(u.reason, "record is not a JSON object");
@@ -1029,7 +1029,7 @@ static void test_shared_sample_export(void **state)
     json_t *rec;
     while (reader_next(r, &rec) == READER_RECORD) {
         assert_true(n < sizeof sample / sizeof *sample);
-        xf_opts_t opts = { h };
+        xf_opts_t opts = { h, 0 };
         xf_user_t u;
         transform_user(rec, &opts, &u);
         assert_string_equal(u.source_id, sample[n].id);
