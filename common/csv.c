@@ -25,15 +25,55 @@ typedef struct {
     int quoted;
 } field_t;
 
-size_t csv_row_end(const char *data, size_t n, int *in_quotes)
+/* Row framing states. */
+enum {
+    ROW_FIELD_START,
+    ROW_UNQUOTED,
+    ROW_QUOTED,
+    ROW_QUOTE_SEEN
+};
+
+static int is_delim(char c, char delim)
+{
+    return delim ? c == delim : c == ',' || c == '\t';
+}
+
+size_t csv_row_end(const char *data, size_t n, char delim, int *state)
 {
     for (size_t i = 0; i < n; i++) {
-        if (data[i] == '"')
-            *in_quotes = !*in_quotes;
-        else if (data[i] == '\n' && !*in_quotes)
+        char c = data[i];
+        switch (*state) {
+        case ROW_QUOTED:
+            if (c == '"')
+                *state = ROW_QUOTE_SEEN;
+            continue;
+        case ROW_QUOTE_SEEN:
+            if (c == '"') {
+                *state = ROW_QUOTED; /* a doubled quote */
+                continue;
+            }
+            break;
+        case ROW_FIELD_START:
+            if (c == '"') {
+                *state = ROW_QUOTED;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        if (c == '\n') {
+            *state = ROW_FIELD_START;
             return i;
+        }
+        *state = is_delim(c, delim) ? ROW_FIELD_START : ROW_UNQUOTED;
     }
     return n;
+}
+
+char csv_delim(const csv_t *self)
+{
+    return self->delim;
 }
 
 /* Splits row into fields. Returns the count, or -1 with why. out holds

@@ -38,9 +38,16 @@ json_t *csv_row(const csv_t *self, const char *row, size_t len, char *why,
                 size_t size);
 
 /* Where a row ends: scans data[0..n) for the line feed that ends a row
- * outside quotes, carrying *in_quotes across calls. Returns its offset,
- * or n when the row goes on past the data. */
-size_t csv_row_end(const char *data, size_t n, int *in_quotes);
+ * outside quoted fields, carrying *state (0 before the first call and
+ * after each row) across calls. A quote opens a quoted field only at the
+ * start of a field, so a stray quote cannot swallow the rows after it.
+ * delim is the field separator, or 0 for either comma or tab (the header,
+ * before the separator is known). Returns the offset of the line feed, or
+ * n when the row goes on past the data. */
+size_t csv_row_end(const char *data, size_t n, char delim, int *state);
+
+/* The field separator the header chose. */
+char csv_delim(const csv_t *self);
 
 void csv_destroy(csv_t **p);
 

@@ -51,7 +51,7 @@ struct reader_t {
     int array;   /* 1: JSON array framing */
     int fatal;
     csv_t *csv;    /* CSV framing: the header's columns */
-    int csv_quote; /* CSV framing: inside a quoted field */
+    int csv_quote; /* CSV framing: csv_row_end's state */
     int csv_header;
 
     char *rec; /* bytes of the record being assembled */
@@ -338,7 +338,8 @@ static int next_row(reader_t *r)
         }
         unsigned char *p = r->in + r->in_pos;
         size_t avail = r->in_len - r->in_pos;
-        size_t n = csv_row_end((const char *)p, avail, &r->csv_quote);
+        size_t n = csv_row_end((const char *)p, avail,
+                               r->csv ? csv_delim(r->csv) : 0, &r->csv_quote);
         for (size_t i = 0; i < n; i++)
             r->line += p[i] == '\n';
         rec_append(r, p, n);
