@@ -78,6 +78,7 @@ typedef struct {
     const char *import_id;       /* user_id without its auth0| */
     const char *file_hash;       /* from the hash index, or NULL */
     const char *email;           /* decoded, once checked */
+    char first_rewrite[160];     /* path of the first rewritten key */
 } xf_t;
 
 /* app_metadata keys Auth0 keeps for itself. */
@@ -710,12 +711,9 @@ static int emit(xf_t *x, walk_t *w, uint32_t v, int depth, int app_root)
 
 static void note_rewrites(xf_t *x, const walk_t *w)
 {
+    if (x->out->rewritten == 0)
+        snprintf(x->first_rewrite, sizeof x->first_rewrite, "%.159s", w->first);
     x->out->rewritten += w->rewrites;
-    if (x->out->warning[0])
-        return;
-    snprintf(x->out->warning, sizeof x->out->warning,
-             "metadata keys rewritten: %zu (first at %.160s)",
-             x->out->rewritten, w->first);
 }
 
 static int take_metadata(xf_t *x, field_t f)
@@ -903,10 +901,16 @@ static int finish(xf_t *x)
     buf_init(&x->dst);
     x->out->kind = XF_IMPORT;
     collect_dropped(x);
-    if (x->out->json_len > XF_PROFILE_SOFT_BYTES && !x->out->warning[0])
-        snprintf(x->out->warning, sizeof x->out->warning,
-                 "profile is %zu bytes, over Auth0's advisory %d",
-                 x->out->json_len, XF_PROFILE_SOFT_BYTES);
+    char *w = x->out->warning;
+    size_t size = sizeof x->out->warning, len = 0;
+    if (x->out->rewritten)
+        len = (size_t)snprintf(w, size,
+                               "metadata keys rewritten: %zu (first at %s)",
+                               x->out->rewritten, x->first_rewrite);
+    if (x->out->json_len > XF_PROFILE_SOFT_BYTES && len < size)
+        snprintf(w + len, size - len,
+                 "%sprofile is %zu bytes, over Auth0's advisory %d",
+                 len ? "; " : "", x->out->json_len, XF_PROFILE_SOFT_BYTES);
     return 0;
 }
 
