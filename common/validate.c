@@ -6,6 +6,7 @@
  * same object always yields the same code and path. */
 #include "validate.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,10 +92,32 @@ static const char *type_name(const json_t *v)
 }
 
 /* Type check for one of the schema's type names. */
+/* A JSON number with no fractional part: JSON Schema counts 64.0 as an
+ * integer, and so does Auth0's JavaScript. */
+static int integral(const json_t *v)
+{
+    if (json_is_integer(v))
+        return 1;
+    double d = json_real_value(v);
+    return json_is_real(v) && d > -9.2e18 && d < 9.2e18 &&
+           !(fabs(d - trunc(d)) > 0.0);
+}
+
+/* The value of an integral number (see integral), else 0. */
+static json_int_t int_value(const json_t *v)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    double d = json_real_value(v);
+    return integral(v) ? (json_int_t)d : 0;
+}
+
 static int want(const json_t *v, const char *type, const char *path, verr_t *e)
 {
     const char *have = type_name(v);
     if (strcmp(have, type) == 0)
+        return 0;
+    if (strcmp(type, "integer") == 0 && integral(v))
         return 0;
     return fail(e, "INVALID_TYPE", path, "Expected type %s but found type %s",
                 type, have);
@@ -559,11 +582,11 @@ static int check_scrypt_numbers(const json_t *c, const char *path, verr_t *e)
     for (const char *const *p = positive; *p; p++) {
         const json_t *v = json_object_get(c, *p);
         path_key(sub, path, *p);
-        if (v && json_integer_value(v) <= 0)
+        if (v && int_value(v) <= 0)
             return fail(e, "MINIMUM", sub, "Value must be greater than 0");
     }
     const json_t *cost = json_object_get(c, "cost");
-    json_int_t n = json_integer_value(cost);
+    json_int_t n = int_value(cost);
     path_key(sub, path, "cost");
     if (cost && (n <= 1 || (n & (n - 1)) != 0))
         return fail(e, "NOT_PASSED", sub,
@@ -863,7 +886,7 @@ static int value_fits(const json_t *cph, const char *algo, const char *value,
         digest_bytes(strcmp(algo, "hmac") == 0
                          ? json_string_value(json_object_get(hash, "digest"))
                          : algo);
-    json_int_t keylen = json_integer_value(json_object_get(cph, "keylen"));
+    json_int_t keylen = int_value(json_object_get(cph, "keylen"));
     if (strcmp(algo, "scrypt") == 0)
         want = keylen > 0 ? (size_t)keylen : 0;
     return encoding_fits(value, enc, want, VALUE_PATH, e);

@@ -234,6 +234,20 @@ static void test_custom_password_hash_algorithms(void **state)
         { C("{\"algorithm\":\"scrypt\",\"hash\":{\"value\":\"00\"},"
             "\"keylen\":64,\"cost\":1000}"),
           "NOT_PASSED", "custom_password_hash.cost" },
+        /* JSON Schema counts a number without a fraction as an integer
+         * (the differential check found 64.0 refused). */
+        { C("{\"algorithm\":\"scrypt\",\"hash\":{\"value\":\"00\"},"
+            "\"keylen\":64.0,\"cost\":1.6384e4,\"blockSize\":8.0}"),
+          NULL, NULL },
+        { C("{\"algorithm\":\"scrypt\",\"hash\":{\"value\":\"00\"},"
+            "\"keylen\":64.5}"),
+          "INVALID_TYPE", "custom_password_hash.keylen" },
+        { C("{\"algorithm\":\"scrypt\",\"hash\":{\"value\":\"00\"},"
+            "\"keylen\":8,\"cost\":1000.0}"),
+          "NOT_PASSED", "custom_password_hash.cost" },
+        { C("{\"algorithm\":\"scrypt\",\"hash\":{\"value\":\"00\"},"
+            "\"keylen\":0.0}"),
+          "MINIMUM", "custom_password_hash.keylen" },
     };
     run_cases(cases, sizeof cases / sizeof *cases);
 }
