@@ -326,6 +326,12 @@ static int fill(const csv_t *self, json_t *rec, const field_t *f,
                 const char **why)
 {
     for (size_t c = 0; c < self->ncols; c++) {
+        /* JSON text cannot carry U+0000 in a record (jansson and jdoc
+         * refuse "\u0000"), so neither can a field. */
+        if (memchr(f[c].p, '\0', f[c].n)) {
+            *why = "a field holds a NUL byte";
+            return -1;
+        }
         json_t *v = value_of(&f[c]);
         if (!v && (f[c].n > 0 || f[c].quoted)) {
             *why = "a field is not valid UTF-8";

@@ -16,9 +16,9 @@
  * Rules beyond the grammar, chosen to match what jansson (the library the
  * rest of the project uses) accepts: integers must fit in 64 bits, reals
  * must be finite, "\u0000" is refused, nesting is bounded by
- * JDOC_MAX_DEPTH. Errors never quote the text. */
+ * JDOC_MAX_DEPTH (jansson's own bound). Errors never quote the text. */
 
-#define JDOC_MAX_DEPTH 1000
+#define JDOC_MAX_DEPTH 2048
 
 typedef enum {
     JD_NULL = 0,

@@ -596,10 +596,17 @@ static int fetch(reader_t *r)
     int rc = r->array ? next_element(r) : r->csv ? next_row(r) : next_line(r);
     if (rc != 1)
         return rc;
+    char at[512];
     if (r->overlong) {
-        char at[512];
         where(r, at, sizeof at);
         set_err(r, "%s: record longer than %zu bytes", at, r->max_record);
+        return READER_BAD;
+    }
+    /* jansson skips NUL bytes where JSON forbids them; refusing them here
+     * keeps both parse paths alike. */
+    if (r->rec_len && memchr(r->rec, '\0', r->rec_len)) {
+        where(r, at, sizeof at);
+        set_err(r, "%s: record holds a NUL byte", at);
         return READER_BAD;
     }
     return READER_RECORD;

@@ -224,11 +224,17 @@ static void test_depth(void **state)
         buf_puts(&b, "]");
     assert_int_equal(jdoc_parse(d, b.data, b.len), 0);
     assert_int_equal(jdoc_count(d), JDOC_MAX_DEPTH);
+    json_t *j = json_loadb(b.data, b.len, 0, NULL);
+    assert_non_null(j); /* the same bound as jansson's */
+    json_decref(j);
     buf_reset(&b);
     for (int i = 0; i <= JDOC_MAX_DEPTH; i++)
         buf_puts(&b, "[");
+    for (int i = 0; i <= JDOC_MAX_DEPTH; i++)
+        buf_puts(&b, "]");
     assert_int_equal(jdoc_parse(d, b.data, b.len), -1);
     assert_non_null(strstr(jdoc_error(d), "maximum nesting depth reached"));
+    assert_null(json_loadb(b.data, b.len, 0, NULL));
     buf_free(&b);
     jdoc_destroy(&d);
 }

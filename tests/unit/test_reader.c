@@ -656,6 +656,35 @@ static void test_csv_row_errors(void **state)
 }
 
 /* Tab-separated files (what the extension calls its CSV) are read too. */
+/* NUL bytes are refused the same way on both parse paths (jansson alone
+ * would skip them). */
+static void test_nul_bytes(void **state)
+{
+    (void)state;
+    static const char nd[] = "{\"a\":1}\0\n{\"a\":\"x\0y\"}\n{\"a\":2}\n";
+    char *path = write_plain("nul.ndjson", nd, sizeof nd - 1);
+    reader_t *r = open_ok(path, 0);
+    char *want = xasprintf("%s:1: record holds a NUL byte", path);
+    expect_bad(r, want);
+    free(want);
+    want = xasprintf("%s:2: record holds a NUL byte", path);
+    expect_bad(r, want);
+    free(want);
+    expect_record(r, 2, 3);
+    expect_eof(r);
+    reader_destroy(&r);
+    free(path);
+    static const char csv[] = "user_id,email\n\"'auth0|1\",\"a\0b\"\n";
+    path = write_plain("nul.csv", csv, sizeof csv - 1);
+    r = open_ok(path, 0);
+    want = xasprintf("%s:2: record holds a NUL byte", path);
+    expect_bad(r, want);
+    free(want);
+    expect_eof(r);
+    reader_destroy(&r);
+    free(path);
+}
+
 static void test_csv_tabs(void **state)
 {
     (void)state;
@@ -838,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_csv_header_errors),
         cmocka_unit_test(test_csv_row_errors),
         cmocka_unit_test(test_csv_tabs),
+        cmocka_unit_test(test_nul_bytes),
         cmocka_unit_test(test_kind_refusals),
         cmocka_unit_test(test_kind_unknown_records),
         cmocka_unit_test(test_flattened_paths),
