@@ -85,15 +85,22 @@ static uint32_t *lookup(const hashes_t *h, const char *key)
     return &h->slots[i];
 }
 
+/* Keys are unique, so moving them needs no comparisons. */
 static void grow_table(hashes_t *h)
 {
     uint32_t *old = h->slots;
     size_t nold = h->nslots;
     h->nslots = nold ? nold * 2 : 1024;
     h->slots = xcalloc(h->nslots, sizeof *h->slots);
-    for (size_t i = 0; i < nold; i++)
-        if (old[i])
-            *lookup(h, slot_key(h, old[i])) = old[i];
+    size_t mask = h->nslots - 1;
+    for (size_t i = 0; i < nold; i++) {
+        if (!old[i])
+            continue;
+        size_t k = (size_t)hash_key(slot_key(h, old[i])) & mask;
+        while (h->slots[k])
+            k = (k + 1) & mask;
+        h->slots[k] = old[i];
+    }
     free(old);
 }
 

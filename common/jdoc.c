@@ -276,7 +276,7 @@ static size_t decode(jdoc_t *d, uint32_t i)
             o[k++] = to[strchr(from, c) - from];
             continue;
         }
-        unsigned cp, lo;
+        unsigned cp = 0, lo = 0;
         hex4(s + j + 1, &cp);
         j += 4;
         if (cp >= 0xD800 && cp <= 0xDBFF) {

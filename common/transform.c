@@ -841,28 +841,36 @@ static int build(xf_t *x)
 
 /* Appends a field name; once the next name would not leave room for the
  * "..." marker, the marker ends the list. */
-static void dropped_add(xf_user_t *out, const char *name, size_t n)
+static void dropped_add(xf_user_t *out, size_t *len, const char *name, size_t n)
 {
     char *d = out->dropped;
-    size_t len = strlen(d), size = sizeof out->dropped;
-    if (len >= 3 && strcmp(d + len - 3, "...") == 0)
+    size_t size = sizeof out->dropped, at = *len;
+    if (at >= 3 && memcmp(d + at - 3, "...", 3) == 0)
         return;
-    if (len + 1 + n + 4 < size)
-        snprintf(d + len, size - len, "%s%.*s", len ? "," : "", (int)n, name);
-    else
-        snprintf(d + len, size - len, "%s...", len ? "," : "");
+    if (at)
+        d[at++] = ',';
+    if (at + n + 4 < size) {
+        memcpy(d + at, name, n);
+        at += n;
+    } else {
+        memcpy(d + at, "...", 3);
+        at += 3;
+    }
+    d[at] = '\0';
+    *len = at;
 }
 
 /* Every source member that is not sent, in source order. */
 static void collect_dropped(xf_t *x)
 {
+    size_t len = 0;
     uint32_t k = jdoc_first(0);
     for (uint32_t m = 0; m < jdoc_node(x->doc, 0)->count; m++) {
         size_t n;
         const char *key = key_bytes(x->doc, k, &n);
         int f = n ? field_of(key, n) : -1;
         if (f != F_USER_ID && (f < 0 || !x->sent[f]))
-            dropped_add(x->out, key, n);
+            dropped_add(x->out, &len, key, n);
         k = jdoc_next_member(x->doc, k);
     }
 }

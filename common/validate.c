@@ -56,17 +56,19 @@ static int fail(verr_t *e, const char *code, const char *path, const char *fmt,
     return -1;
 }
 
+/* Long paths are cut short (the parts bounded so the whole fits in
+ * PATH_MAX_BYTES), which only shortens messages. */
 static void path_key(char *out, const char *base, const char *key)
 {
     if (*base)
-        snprintf(out, PATH_MAX_BYTES, "%s.%s", base, key);
+        snprintf(out, PATH_MAX_BYTES, "%.190s.%.60s", base, key);
     else
-        snprintf(out, PATH_MAX_BYTES, "%s", key);
+        snprintf(out, PATH_MAX_BYTES, "%.250s", key);
 }
 
 static void path_index(char *out, const char *base, size_t i)
 {
-    snprintf(out, PATH_MAX_BYTES, "%s[%zu]", base, i);
+    snprintf(out, PATH_MAX_BYTES, "%.220s[%zu]", base, i);
 }
 
 static const char *type_name(const json_t *v)
@@ -760,8 +762,8 @@ static int argon2_phc(const char *v, verr_t *e)
 {
     phc_t p;
     int ok = phc_split(v, &p) == 0;
-    int has_v = ok && p.n > 1 && p.len[1] > 2 &&
-                strncmp(p.field[1], "v=", 2) == 0;
+    int has_v =
+        ok && p.n > 1 && p.len[1] > 2 && strncmp(p.field[1], "v=", 2) == 0;
     if (!ok || p.n != (has_v ? 5u : 4u))
         return fail(e, "NOT_PASSED", VALUE_PATH,
                     "Value is not a PHC string "
