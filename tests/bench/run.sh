@@ -19,7 +19,7 @@ cmake --build build-bench -j"$(nproc)" --target bench_pipeline >/dev/null
 bench=build-bench/tests/bench/bench_pipeline
 
 gen() { # USERS NAME
-    if [ ! -s "$dir/$2.ndjson.gz" ]; then
+    if [ ! -s "$dir/$2.ndjson.gz" ] || [ ! -s "$dir/$2.hashes.ndjson" ]; then
         echo "generating $1 users into $dir/$2.ndjson.gz" >&2
         "$bench" gen "$dir/$2.ndjson.gz" "$1" "$dir/$2.hashes.ndjson"
     fi
@@ -41,7 +41,10 @@ measure() { # LABEL ARGS...
     local label=$1
     shift
     local out
-    out=$("${pin[@]}" "$bench" run "$@" 2>&1)
+    if ! out=$("${pin[@]}" "$bench" run "$@" 2>&1); then
+        echo "$label: $out" >&2
+        return 1
+    fi
     printf '%-28s users/s %8s  peak RSS %8s KB  (%s s)\n' "$label" \
         "$(awk '/^users\/s/ { print $2 }' <<<"$out")" \
         "$(awk '/^peak RSS/ { print $3 }' <<<"$out")" \
