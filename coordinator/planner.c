@@ -1,9 +1,11 @@
 /* planner: the streaming front half of a run. Owns the reader (and the
  * indexed document each record is read into), the password-hash index,
  * one packer and one set of username rules per target connection, and the
- * sets used to catch duplicate ids, e-mails and usernames across the whole
- * input. Sealed batches are numbered in the order they are sealed, which
- * depends only on the input, so a resumed run rebuilds identical batches. */
+ * key set (keyset.h) that catches duplicate ids, e-mails and usernames
+ * across the whole input, the one part that grows with the input: about
+ * 100 bytes per user. Sealed batches are numbered in the order they are
+ * sealed, which depends only on the input, so a resumed run rebuilds
+ * identical batches. */
 #include "planner.h"
 
 #include <czmq.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "hashes.h"
+#include "keyset.h"
 #include "reader.h"
 #include "shape.h"
 #include "transform.h"
@@ -31,7 +34,8 @@ struct planner_t {
     jdoc_t *doc;
     hashes_t *hashes;
     zlistx_t *targets; /* target_t, in order of first use */
-    zhashx_t *seen;    /* "kind\x1fvalue" -> first source id */
+    keyset_t *seen;    /* "kind\x1fscope\x1fvalue" keys and who claimed them */
+    buf_t key;         /* the key being claimed */
     zlistx_t *ready;   /* planned_t sealed but not handed out */
     planner_counts_t counts;
     int64_t next_number;
@@ -70,8 +74,7 @@ planner_t *planner_new(const planner_cfg_t *cfg, char **err)
     }
     self->targets = zlistx_new();
     zlistx_set_destructor(self->targets, target_free);
-    self->seen = zhashx_new();
-    zhashx_set_destructor(self->seen, (zhashx_destructor_fn *)zstr_free);
+    self->seen = keyset_new();
     self->ready = zlistx_new();
     self->next_number = 1;
     return self;
@@ -86,7 +89,8 @@ void planner_destroy(planner_t **p)
     jdoc_destroy(&self->doc);
     hashes_destroy(&self->hashes);
     zlistx_destroy(&self->targets);
-    zhashx_destroy(&self->seen);
+    keyset_destroy(&self->seen);
+    buf_free(&self->key);
     if (self->ready) {
         planned_t *pl;
         while ((pl = zlistx_detach(self->ready, NULL)))
@@ -211,12 +215,13 @@ static const char *claim_key(planner_t *self, const char *kind,
                              const char *scope, const char *value,
                              const char *uid)
 {
-    char *key = xasprintf("%s\x1f%s\x1f%s", kind, scope, value);
-    const char *prev = zhashx_lookup(self->seen, key);
-    if (!prev)
-        zhashx_insert(self->seen, key, xstrdup(uid));
-    free(key);
-    return prev;
+    buf_reset(&self->key);
+    buf_puts(&self->key, kind);
+    buf_append(&self->key, "\x1f", 1);
+    buf_puts(&self->key, scope);
+    buf_append(&self->key, "\x1f", 1);
+    buf_puts(&self->key, value);
+    return keyset_claim(self->seen, self->key.data, self->key.len, uid);
 }
 
 /* Returns 1 (and reports the duplicate) when u clashes with an earlier
