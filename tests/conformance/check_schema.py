@@ -24,10 +24,11 @@ import sys
 
 import jsonschema
 
-ATEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\U0010FFFF]+$")
-LABEL = re.compile(r"^[A-Za-z0-9\u0080-\U0010FFFF]"
-                   r"([A-Za-z0-9\-\u0080-\U0010FFFF]*[A-Za-z0-9\u0080-\U0010FFFF])?$")
-TLD = re.compile(r"^([A-Za-z\u0080-\U0010FFFF]{2,}|xn--[A-Za-z0-9\-]+)$")
+WIDE = "\u0080-\U0010FFFF"  # any non-ASCII character
+ATEXT = re.compile(r"^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~" + WIDE + "]+$")
+LABEL = re.compile("^[A-Za-z0-9" + WIDE + "]"
+                   "([A-Za-z0-9\\-" + WIDE + "]*[A-Za-z0-9" + WIDE + "])?$")
+TLD = re.compile("^([A-Za-z" + WIDE + "]{2,}|xn--[A-Za-z0-9\\-]+)$")
 
 
 def utf8_len(s):

@@ -47,8 +47,7 @@ static const char *const good_emails[] = {
     "x_y-z@ex-ample.co",
     "UPPER@EXAMPLE.TEST",
     "o'brien@example.test",
-    "\xC3\xBC"
-    "ser@example.test",
+    "\xC3\xBCser@example.test",
     "u@ex\xC3\xA4mple.test",
     "u@xn--exmple-cua.test",
     "u@d.xn--p1ai",
@@ -78,10 +77,10 @@ static const char *const bad_emails[] = {
     "u@example..test",
     "u@.example.test",
     "u@example.test.",
-    "12345678901234567890123456789012345678901234567890123456789012345"
-    "@x.io",
-    "u@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
-    "test",
+    ("12345678901234567890123456789012345678901234567890123456789012345"
+     "@x.io"),
+    ("u@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+     "test"),
     "u(comment)@example.test",
     "u@[192.0.2.1]",
     "",

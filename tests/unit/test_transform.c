@@ -456,8 +456,8 @@ static void test_email_rules(void **state)
         free(src);
     }
     static const char *const good[] = { "u1@ex\xC3\xA4mple.test",
-                                        "\xC3\xBC"
-                                        "1@example.test",
+                                        ("\xC3\xBC"
+                                         "1@example.test"),
                                         "u1@xn--exmple-cua.test" };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         char *src = xasprintf("{" ID ",\"email\":\"%s\"}", good[i]);
