@@ -329,8 +329,8 @@ static void test_email_format(void **state)
         "a@x.123",
         "a@x_y.test",
         "a@[192.0.2.1]",
-        "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12345"
-        "@example.test",
+        ("abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12345"
+         "@example.test"),
     };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
         if (validate_email_format(good[i]) != 0)
