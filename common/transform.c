@@ -742,27 +742,58 @@ static int take_metadata(xf_t *x, field_t f)
 
 /* ---- password ---- */
 
+static void put_custom(xf_t *x, const char *algorithm, const char *hash)
+{
+    put_key(x, F_CUSTOM_PASSWORD_HASH);
+    buf_printf(&x->dst,
+               "{\"algorithm\":\"%s\",\"hash\":{\"value\":", algorithm);
+    jdoc_put_string(&x->dst, hash, strlen(hash));
+    buf_puts(&x->dst, ",\"encoding\":\"utf8\"}}");
+    x->out->custom_hash = 1;
+    x->out->has_password = 1;
+}
+
+/* A PHC string of argon2 or pbkdf2 (the other self-describing forms a
+ * hash file may hold) into custom_password_hash, once plausible. */
+static int attach_phc(xf_t *x, const char *hash, const char *path)
+{
+    const char *algo = strncmp(hash, "$argon2", 7) == 0    ? "argon2"
+                       : strncmp(hash, "$pbkdf2-", 8) == 0 ? "pbkdf2"
+                                                           : NULL;
+    if (!algo)
+        return invalid(x->out, path, "unsupported password hash format");
+    json_t *c = json_pack("{s:s,s:{s:s,s:s}}", "algorithm", algo, "hash",
+                          "value", hash, "encoding", "utf8");
+    char where[128], msg[128];
+    int rc = c ? validate_hash_encoding(c, where, sizeof where, msg, sizeof msg)
+               : -1;
+    json_decref(c);
+    if (rc < 0)
+        return invalid(x->out, path, "unsupported password hash format: %s",
+                       c ? msg : "not UTF-8");
+    put_custom(x, algo, hash);
+    return 0;
+}
+
 /* Puts a bcrypt hash where Auth0 takes it: $2a$/$2b$ with 10 rounds in
  * password_hash (the only form that field accepts), other bcrypt forms
- * Auth0 verifies ($2y$, any valid cost) in custom_password_hash. */
+ * Auth0 verifies ($2y$, any valid cost) in custom_password_hash; argon2
+ * and pbkdf2 PHC strings go to custom_password_hash too. */
 static int attach_hash(xf_t *x, const char *hash, const char *path)
 {
     char variant;
     int cost;
-    if (validate_bcrypt_parse(hash, &variant, &cost) < 0 || !variant ||
-        !strchr("aby", variant) || cost < 4 || cost > 31)
+    if (validate_bcrypt_parse(hash, &variant, &cost) < 0)
+        return attach_phc(x, hash, path);
+    if (!variant || !strchr("aby", variant) || cost < 4 || cost > 31)
         return invalid(x->out, path, "unsupported password hash format");
     if (variant != 'y' && cost == 10) {
         put_key(x, F_PASSWORD_HASH);
         jdoc_put_string(&x->dst, hash, strlen(hash));
+        x->out->has_password = 1;
     } else {
-        put_key(x, F_CUSTOM_PASSWORD_HASH);
-        buf_puts(&x->dst, "{\"algorithm\":\"bcrypt\",\"hash\":{\"value\":");
-        jdoc_put_string(&x->dst, hash, strlen(hash));
-        buf_puts(&x->dst, ",\"encoding\":\"utf8\"}}");
-        x->out->custom_hash = 1;
+        put_custom(x, "bcrypt", hash);
     }
-    x->out->has_password = 1;
     return 0;
 }
 

@@ -48,7 +48,8 @@ typedef struct {
     /* Added after the first interface, zero unless stated:
      * username_key      lower-cased username, for duplicate checks;
      * custom_hash       the hash went into custom_password_hash (bcrypt
-     *                   that is not $2a$/$2b$ with 10 rounds);
+     *                   that is not $2a$/$2b$ with 10 rounds, an argon2
+     *                   or pbkdf2 PHC string, or the record's own);
      * linked_identities identities after the primary, to re-link later;
      * mfa_reenrol       the source had MFA enrolments that cannot be
      *                   copied, so the user must enrol again;

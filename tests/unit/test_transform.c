@@ -1076,6 +1076,53 @@ static void test_custom_hash_plausibility(void **state)
                    "m=..,t=..,p=.. with positive numbers");
 }
 
+/* argon2 and pbkdf2 PHC strings, from the record or the hash file, go to
+ * custom_password_hash once plausible. */
+static void test_phc_hashes(void **state)
+{
+    (void)state;
+#define ARGON2                                                          \
+    "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$ThGV3wIN5Z4" \
+    "NZaM6QnnxGD565OXZgOMJ+LVa3/LmHD4"
+#define PBKDF2                                                     \
+    "$pbkdf2-sha256$i=1000,l=32$c2FsdA$ThGV3wIN5Z4NZaM6QnnxGD565O" \
+    "XZgOMJ+LVa3/LmHD4"
+    xf_user_t u;
+    expect_import_h("{" ID "," EM ",\"password_hash\":\"" PBKDF2 "\"}", NULL,
+                    OUT_HEAD "\"user_id\":\"abc\",\"custom_password_hash\":"
+                             "{\"algorithm\":\"pbkdf2\",\"hash\":{\"value\":"
+                             "\"" PBKDF2 "\",\"encoding\":\"utf8\"}}}",
+                    &u);
+    assert_int_equal(u.has_password, 1);
+    assert_int_equal(u.custom_hash, 1);
+    xf_user_clear(&u);
+
+    char *path = xasprintf("%s/phc.ndjson", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"_id\":{\"$oid\":\"p1\"},\"passwordHash\":\"" ARGON2 "\"}\n"
+          "{\"_id\":{\"$oid\":\"p2\"},\"passwordHash\":\"$argon2id$v=19$"
+          "m=1$c2FsdA$aGFzaA\"}\n",
+          f);
+    assert_int_equal(fclose(f), 0);
+    hashes_t *h = hashes_load(path, NULL);
+    assert_non_null(h);
+    expect_import_h("{\"user_id\":\"auth0|p1\"," EM "}", h,
+                    OUT_HEAD "\"user_id\":\"p1\",\"custom_password_hash\":"
+                             "{\"algorithm\":\"argon2\",\"hash\":{\"value\":"
+                             "\"" ARGON2 "\",\"encoding\":\"utf8\"}}}",
+                    &u);
+    assert_int_equal(u.custom_hash, 1);
+    xf_user_clear(&u);
+    expect_invalid_h("{\"user_id\":\"auth0|p2\"," EM "}", h, "password_hash",
+                     "unsupported password hash format: Argon2 parameters "
+                     "are not m=..,t=..,p=.. with positive numbers");
+    hashes_destroy(&h);
+    free(path);
+#undef ARGON2
+#undef PBKDF2
+}
+
 /* ---- the shared sample export ---- */
 
 typedef struct {
@@ -1285,6 +1332,7 @@ int main(void)
         cmocka_unit_test(test_username_rules),
         cmocka_unit_test(test_case_folding),
         cmocka_unit_test(test_custom_hash_plausibility),
+        cmocka_unit_test(test_phc_hashes),
         cmocka_unit_test(test_shared_sample_export),
         cmocka_unit_test(test_shared_sample_duplicates),
     };
