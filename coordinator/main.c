@@ -27,7 +27,7 @@ static void usage(FILE *out)
         "run options:\n"
         "  --input FILE            source export: NDJSON, JSON array or CSV,\n"
         "                          plain or gzip\n"
-        "  --hashes FILE           support-ticket password-hash NDJSON\n"
+        "  --hashes FILE           password-hash file from Auth0 support\n"
         "  --run-id ID             name of the run (default: from the input)\n"
         "  --redis URL             redis://HOST:PORT[/DB] (A0_REDIS_URL)\n"
         "  --bind ENDPOINT         ROUTER endpoint (default "

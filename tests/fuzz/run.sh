@@ -14,8 +14,14 @@ secs=${1:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz_transform fuzz_jdoc fuzz_proto)
-if ! command -v clang >/dev/null; then
-    echo "fuzz: clang is not installed; skipped" >&2
+# libFuzzer needs clang and its runtime (Debian: clang, libclang-rt-14-dev).
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+printf 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }\n' \
+    >"$probe/p.c"
+if ! command -v clang >/dev/null ||
+    ! clang -fsanitize=fuzzer "$probe/p.c" -o "$probe/p" 2>/dev/null; then
+    echo "fuzz: clang with the libFuzzer runtime is not installed; skipped" >&2
     exit 0
 fi
 dir=build-fuzz
