@@ -33,12 +33,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char input_path[64];
 static hashes_t *hashes;
 
+static void remove_input(void)
+{
+    unlink(input_path);
+    hashes_destroy(&hashes);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     snprintf(input_path, sizeof input_path, "/tmp/a0fuzz.%ld.in",
              (long)getpid());
+    atexit(remove_input);
     char hpath[64];
     snprintf(hpath, sizeof hpath, "/tmp/a0fuzz.%ld.hashes", (long)getpid());
     FILE *f = fopen(hpath, "w");
