@@ -200,25 +200,30 @@ local function complete(keys, args)
 end
 
 -- KEYS: batch, leases, pending, users, stats, events
--- ARGV: batch_no, max_attempts, reason [, token]
+-- ARGV: batch_no, max_attempts, reason [, token [, refund]]
 -- Takes a batch back from its holder (dead worker, failure, expired lease).
 -- With a token, only that holder's lease is taken back. LEASED returns to
 -- PENDING, or POISON after max_attempts; SUBMITTING (outcome of the POST
 -- unknown) becomes RECONCILE; SUBMITTED and RECONCILE stay for adoption.
--- Returns the new state.
+-- With refund "1" the lease never reached its holder, so it does not
+-- count as an attempt. Returns the new state.
 local function release(keys, args)
     local batch, leases, pending, users, stats, events =
         keys[1], keys[2], keys[3], keys[4], keys[5], keys[6]
     local st = redis.call('HMGET', batch, 'state', 'attempt', 'token')
     local state, attempt = st[1], tonumber(st[2]) or 0
-    if args[4] and args[4] ~= '' and st[3] ~= args[4] then
+    if args[4] and args[4] ~= '' and args[4] ~= '0' and st[3] ~= args[4] then
         return redis.error_reply('stale token')
     end
     if not state or state == 'DONE' or state == 'POISON' then
         return state or 'UNKNOWN'
     end
     local newstate = state
-    if state == 'LEASED' then
+    if state == 'LEASED' and args[5] == '1' then
+        newstate = 'PENDING'
+        attempt = math.max(0, attempt - 1)
+        redis.call('HSET', batch, 'attempt', attempt)
+    elseif state == 'LEASED' then
         if attempt >= tonumber(args[2]) then
             newstate = 'POISON'
         else

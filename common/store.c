@@ -418,9 +418,27 @@ int store_complete(store_t *self, const char *run, int64_t batch, int64_t token,
     return 0;
 }
 
+static int release_args(store_t *self, const char *run, int64_t batch,
+                        int64_t max_attempts, const char *reason,
+                        int64_t token, int refund, char *state);
+
 int store_release(store_t *self, const char *run, int64_t batch,
                   int64_t max_attempts, const char *reason, int64_t token,
                   char *state)
+{
+    return release_args(self, run, batch, max_attempts, reason, token, 0,
+                        state);
+}
+
+int store_refund(store_t *self, const char *run, int64_t batch,
+                 const char *reason, int64_t token, char *state)
+{
+    return release_args(self, run, batch, 1000000, reason, token, 1, state);
+}
+
+static int release_args(store_t *self, const char *run, int64_t batch,
+                        int64_t max_attempts, const char *reason,
+                        int64_t token, int refund, char *state)
 {
     args_t a = { 0 };
     fcall_begin(&a, "a0m_release", 6);
@@ -433,8 +451,8 @@ int store_release(store_t *self, const char *run, int64_t batch,
     args_int(&a, batch);
     args_int(&a, max_attempts);
     args_str(&a, reason);
-    if (token)
-        args_int(&a, token);
+    args_int(&a, token);
+    args_str(&a, refund ? "1" : "0");
     redisReply *r = run_args(self, &a);
     args_free(&a);
     if (!r)

@@ -82,6 +82,11 @@ int store_release(store_t *self, const char *run, int64_t batch,
                   int64_t max_attempts, const char *reason, int64_t token,
                   char *state);
 
+/* store_release for a lease that never reached its holder: a LEASED
+ * batch goes back to PENDING without counting the attempt. */
+int store_refund(store_t *self, const char *run, int64_t batch,
+                 const char *reason, int64_t token, char *state);
+
 /* Splits batch into child1 (its first n1 users) and child2 (the rest);
  * uids are the batch's users in payload order. Child numbers come from
  * store_next_batch_numbers. */

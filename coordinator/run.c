@@ -646,6 +646,9 @@ static worker_t *pick_worker(run_t *r)
     return best;
 }
 
+static void give_back(run_t *r, flight_t *f, int64_t max_attempts,
+                      const char *why, int64_t delay_ms, int refund);
+
 static void assign(run_t *r, flight_t *f, worker_t *w, const store_claim_t *c)
 {
     const planned_t *pl = f->plan;
@@ -669,7 +672,12 @@ static void assign(run_t *r, flight_t *f, worker_t *w, const store_claim_t *c)
     f->worker = w;
     f->assigned_ms = util_mono_ms();
     w->credit--;
-    send_to(r, w, &m);
+    if (send_to(r, w, &m) != 0) {
+        /* Never delivered: not an attempt of the batch. */
+        w->credit = 0;
+        give_back(r, f, 0, "worker unreachable", 500, 1);
+        return;
+    }
     log_debug(M, "batch %lld -> worker %s (token %lld, %s)",
               (long long)pl->number, w->id, (long long)c->token, c->state);
 }
@@ -739,12 +747,15 @@ static flight_t *flight_of(run_t *r, int64_t batch)
 }
 
 /* Takes a batch back from its holder and queues it again, or ends it. */
-static void take_back(run_t *r, flight_t *f, int64_t max_attempts,
-                      const char *why, int64_t delay_ms)
+static void give_back(run_t *r, flight_t *f, int64_t max_attempts,
+                      const char *why, int64_t delay_ms, int refund)
 {
     char state[32] = "";
-    if (store_release(r->store, r->run_id, f->plan->number, max_attempts, why,
-                      f->token, state) != 0) {
+    int rc = refund ? store_refund(r->store, r->run_id, f->plan->number, why,
+                                   f->token, state)
+                    : store_release(r->store, r->run_id, f->plan->number,
+                                    max_attempts, why, f->token, state);
+    if (rc != 0) {
         log_warn(M, "releasing batch %lld: %s", (long long)f->plan->number,
                  store_error(r->store));
         /* The lease runs out by itself; claim takes it over then. */
@@ -765,6 +776,12 @@ static void take_back(run_t *r, flight_t *f, int64_t max_attempts,
     snprintf(f->state, sizeof f->state, "%s", state);
     f->not_before_ms = util_mono_ms() + delay_ms;
     zlistx_add_end(r->queue, f);
+}
+
+static void take_back(run_t *r, flight_t *f, int64_t max_attempts,
+                      const char *why, int64_t delay_ms)
+{
+    give_back(r, f, max_attempts, why, delay_ms, 0);
 }
 
 static void worker_gone(run_t *r, worker_t *w, const char *why)
@@ -798,14 +815,17 @@ static int holds(const proto_msg_t *m, int64_t batch)
  * there. */
 static void recheck_unheld(run_t *r, worker_t *w, const proto_msg_t *m)
 {
+    int64_t now = util_mono_ms();
     zlistx_t *back = zlistx_new();
     for (flight_t *f = zhashx_first(r->flights); f;
          f = zhashx_next(r->flights)) {
-        if (f->worker == w && !holds(m, f->plan->number))
+        /* An ASSIGN may still be on its way: leave recent ones be. */
+        if (f->worker == w && !holds(m, f->plan->number) &&
+            now - f->assigned_ms > 2 * r->cfg->heartbeat_ms)
             zlistx_add_end(back, f);
     }
     for (flight_t *f = zlistx_first(back); f; f = zlistx_next(back))
-        take_back(r, f, r->cfg->max_attempts, "not held by its worker", 0);
+        give_back(r, f, 0, "not held by its worker", 0, 1);
     zlistx_destroy(&back);
 }
 
@@ -939,6 +959,11 @@ static void dispatch_message(run_t *r, zframe_t *routing, proto_msg_t *m)
         return;
     }
     w->last_seen_ms = util_mono_ms();
+    /* A worker that reconnected speaks from a new socket: answer there. */
+    if (!zframe_eq(w->routing, routing)) {
+        zframe_destroy(&w->routing);
+        w->routing = zframe_dup(routing);
+    }
     if (m->cmd == PROTO_DONE)
         on_done(r, w, m);
     else if (m->cmd == PROTO_FAIL)

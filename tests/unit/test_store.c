@@ -195,6 +195,16 @@ static void test_release_paths(void **state)
     assert_string_equal(d.state, "RECONCILE");
     assert_int_equal(d.attempt, 1);
 
+    /* A lease that never reached its holder is refunded, not counted. */
+    plan_two(s, "r2", 10);
+    assert_int_equal(store_claim(s, "r2", 10, "w1", 60000, 1, 1, &c), 0);
+    assert_int_equal(c.attempt, 1);
+    assert_int_equal(store_refund(s, "r2", 10, "undelivered", c.token, st), 0);
+    assert_string_equal(st, "PENDING");
+    assert_int_equal(store_claim(s, "r2", 10, "w2", 60000, 1, 1, &d), 0);
+    assert_true(d.token > 0);
+    assert_int_equal(d.attempt, 1);
+
     /* An expired lease is taken over by the next claim. */
     plan_two(s, "r2", 9);
     assert_int_equal(store_claim(s, "r2", 9, "w1", 1000, 1, 5, &c), 0);
