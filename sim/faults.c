@@ -143,6 +143,8 @@ static int matches(const char *match, const char *method, const char *route)
     if (strcmp(match, "*") == 0)
         return strncmp(route, "/api/v2/", 8) == 0;
     size_t m = strlen(method);
+    if (strncmp(match, method, m) == 0 && strcmp(match + m, " *") == 0)
+        return strncmp(route, "/api/v2/", 8) == 0;
     return strncmp(match, method, m) == 0 && match[m] == ' ' &&
            strcmp(match + m + 1, route) == 0;
 }

@@ -30,7 +30,7 @@ typedef struct faults_t faults_t;
 faults_t *faults_new(void);
 void faults_destroy(faults_t **p);
 
-/* Adds a rule {"match":"POST /api/v2/jobs/users-imports" | "*",
+/* Adds a rule {"match":"POST /api/v2/jobs/users-imports" | "POST *" | "*",
  * "action":"status|rate_limit|delay|drop|drop_after|job_fail|job_stuck",
  * "status":503, "delay_ms":1000, "count":1, "share":0.03, "seed":7}: share
  * is the fraction of matching requests that fire (default 1), seed

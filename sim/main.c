@@ -10,11 +10,12 @@
 #include "faults.h"
 #include "http.h"
 #include "jobs.h"
+#include "limits.h"
 #include "log.h"
 #include "rand.h"
-#include "ratelimit.h"
 #include "seed.h"
 #include "sim.h"
+#include "snapshot.h"
 #include "store.h"
 #include "tokens.h"
 #include "util.h"
@@ -24,9 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define HTTP_MAX_CONNS  1024
 #define REQUEST_LOG_MAX 1000000
+#define DRAIN_MS        5000 /* how long active jobs may finish at exit */
 
 void sim_lock(sim_t *sim)
 {
@@ -38,21 +41,46 @@ void sim_unlock(sim_t *sim)
     pthread_mutex_unlock(&sim->lock);
 }
 
-static int build_tenant(sim_t *sim)
+static int add_connections(sim_t *sim)
+{
+    size_t i;
+    json_t *spec;
+    json_array_foreach(sim->cfg.connections, i, spec)
+    {
+        char err[160];
+        store_conn_t *conn = store_add_connection(
+            sim->store, json_string_value(json_object_get(spec, "name")),
+            json_string_value(json_object_get(spec, "strategy")));
+        if (!conn) {
+            log_error("sim", "too many connections");
+            return -1;
+        }
+        if (store_conn_configure(conn, spec, err, sizeof err) < 0) {
+            log_error("sim", "%s", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int arm_faults(sim_t *sim)
+{
+    size_t i;
+    json_t *rule;
+    json_array_foreach(sim->cfg.fault_rules, i, rule)
+    {
+        char err[128];
+        if (faults_add(sim->faults, rule, err, sizeof err) < 0) {
+            log_error("sim", "fault flags: %s", err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int seed_users(sim_t *sim)
 {
     sim_cfg_t *cfg = &sim->cfg;
-    pthread_mutex_init(&sim->lock, NULL);
-    sim->store = store_new(cfg->client_id);
-    for (int i = 0; i < cfg->nconnections; i++)
-        store_add_connection(sim->store, cfg->connections[i], "auth0");
-    sim->tokens = tokens_new();
-    sim->counters = counters_new(REQUEST_LOG_MAX);
-    if (cfg->rate > 0)
-        sim->limiter = ratelimit_new(cfg->rate, cfg->burst);
-    sim->jobs = jobs_new(sim);
-    sim->faults = faults_new();
-    sim->link_key = rand_secure_seed();
-
     if (cfg->load_path) {
         long n = seed_load(sim->store, cfg->load_path);
         if (n < 0)
@@ -67,11 +95,40 @@ static int build_tenant(sim_t *sim)
     return 0;
 }
 
+static int build_tenant(sim_t *sim)
+{
+    sim_cfg_t *cfg = &sim->cfg;
+    pthread_mutex_init(&sim->lock, NULL);
+    json_t *ids = json_array();
+    for (int i = 0; i < cfg->nclients; i++)
+        json_array_append_new(ids, json_string(cfg->clients[i].id));
+    sim->store = store_new(ids);
+    json_decref(ids);
+    sim->tokens = tokens_new();
+    sim->counters = counters_new(REQUEST_LOG_MAX);
+    int bad = 0;
+    sim->limits = limits_new(cfg->plan, cfg->rate, cfg->burst, &bad);
+    sim->jobs = jobs_new(sim);
+    sim->faults = faults_new();
+    sim->link_key = rand_secure_seed();
+    if (add_connections(sim) < 0 || arm_faults(sim) < 0)
+        return -1;
+
+    /* A snapshot replaces the seed: it already holds what was seeded. */
+    int loaded = 0;
+    if (cfg->snapshot_path) {
+        loaded = snapshot_load(sim, cfg->snapshot_path);
+        if (loaded < 0)
+            return -1;
+    }
+    return loaded ? 0 : seed_users(sim);
+}
+
 static void destroy_tenant(sim_t *sim)
 {
     jobs_destroy(&sim->jobs);
     faults_destroy(&sim->faults);
-    ratelimit_destroy(&sim->limiter);
+    limits_destroy(&sim->limits);
     counters_destroy(&sim->counters);
     tokens_destroy(&sim->tokens);
     store_destroy(&sim->store);
@@ -110,12 +167,24 @@ static int write_port_file(const char *path, int port)
     return ok ? 0 : -1;
 }
 
-static int wait_for_signal(const sigset_t *set)
+static void save_snapshot(sim_t *sim)
 {
-    int sig = 0;
-    while (sigwait(set, &sig) != 0)
-        ;
-    return sig;
+    if (sim->cfg.snapshot_path)
+        snapshot_save(sim, sim->cfg.snapshot_path);
+}
+
+/* Waits for a stop signal, saving the snapshot every interval. */
+static int wait_for_signal(sim_t *sim, const sigset_t *set)
+{
+    struct timespec every = { (time_t)sim->cfg.snapshot_interval_s, 0 };
+    for (;;) {
+        int sig = sim->cfg.snapshot_path ? sigtimedwait(set, NULL, &every)
+                                         : sigwaitinfo(set, NULL);
+        if (sig > 0)
+            return sig;
+        if (errno == EAGAIN)
+            save_snapshot(sim);
+    }
 }
 
 static int serve(sim_t *sim, const sigset_t *sigs)
@@ -141,11 +210,14 @@ static int serve(sim_t *sim, const sigset_t *sigs)
                  "connections)",
                  sim->base_url, cfg->domain, store_user_count(sim->store),
                  store_conn_count(sim->store));
-        int sig = wait_for_signal(sigs);
+        int sig = wait_for_signal(sim, sigs);
         log_info("sim", "signal %d, shutting down", sig);
     }
     http_destroy(&http);
+    jobs_drain(sim->jobs, DRAIN_MS);
     jobs_stop(sim->jobs);
+    if (rc == 0)
+        save_snapshot(sim);
     return rc;
 }
 
@@ -154,8 +226,10 @@ int main(int argc, char **argv)
     static sim_t sim;
     log_init("sim");
     int rc = cli_parse(argc, argv, &sim.cfg);
-    if (rc != 0)
+    if (rc != 0) {
+        cli_free(&sim.cfg);
         return rc > 0 ? 0 : 2;
+    }
     log_set_level((log_level_t)sim.cfg.log_level);
 
     /* Block the stop signals before any thread exists, so that all

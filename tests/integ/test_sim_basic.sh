@@ -111,7 +111,7 @@ req POST "$M/oauth/token" -H 'content-type: application/json' \
 check "token status" 200 "$ST"
 check "token type" Bearer "$(jqb .token_type)"
 check "token expires_in" 86400 "$(jqb .expires_in)"
-check "token scope" "read:users create:users update:users delete:users read:connections" "$(jqb .scope)"
+check "token scope" "read:users create:users update:users delete:users read:connections read:authentication_methods" "$(jqb .scope)"
 check "token is 64 hex" 1 "$(jqb '.access_token | test("^[0-9a-f]{64}$") | if . then 1 else 0 end')"
 TOK=$(jqb .access_token)
 AUTH=(-H "Authorization: Bearer $TOK")
