@@ -14,10 +14,64 @@
 #include <string.h>
 #include <strings.h>
 
+static long conn_arg(api_call_t *c, const char *name, long def)
+{
+    const char *v = http_arg(c->req, name);
+    char *end;
+    long n = v ? strtol(v, &end, 10) : def;
+    return v && (!*v || *end || n < 0) ? -1 : n;
+}
+
+/* Pages of the list: checkpoint (from/take, with a "next" cursor, which
+ * is the index of the next connection), offset with totals, or a plain
+ * array. */
+static json_t *conn_page(api_call_t *c, json_t *all)
+{
+    const char *from = http_arg(c->req, "from");
+    long take = conn_arg(c, "take", 50), page = conn_arg(c, "page", 0);
+    long per_page = conn_arg(c, "per_page", 50);
+    const char *tot = http_arg(c->req, "include_totals");
+    long n = (long)json_array_size(all);
+    long start = 0, count = n;
+    if (from || http_arg(c->req, "take")) {
+        start = from ? conn_arg(c, "from", 0) : 0;
+        count = take;
+    } else if (http_arg(c->req, "page") || http_arg(c->req, "per_page")) {
+        start = page * per_page;
+        count = per_page;
+    }
+    json_t *slice = json_array();
+    for (long i = start; i >= 0 && i < n && i < start + count; i++)
+        json_array_append(slice, json_array_get(all, (size_t)i));
+    if (from || http_arg(c->req, "take")) {
+        json_t *env = json_pack("{s:o}", "connections", slice);
+        if (start + count < n) {
+            char next[32];
+            snprintf(next, sizeof next, "%ld", start + count);
+            json_object_set_new(env, "next", json_string(next));
+        }
+        return env;
+    }
+    if (tot && strcmp(tot, "true") == 0)
+        return json_pack("{s:o, s:i, s:i, s:i}", "connections", slice, "start",
+                         (int)start, "limit", (int)count, "total", (int)n);
+    return slice;
+}
+
 void api_connections_list(api_call_t *c)
 {
     const char *name = http_arg(c->req, "name");
     const char *strategy = http_arg(c->req, "strategy");
+    if (conn_arg(c, "take", 0) < 0 || conn_arg(c, "from", 0) < 0 ||
+        conn_arg(c, "page", 0) < 0 || conn_arg(c, "per_page", 0) < 0 ||
+        conn_arg(c, "take", 0) > 100 || conn_arg(c, "per_page", 0) > 100) {
+        reply_error(c->resp, 400,
+                    "Query validation error: 'from', 'take', 'page' and "
+                    "'per_page' must be integers (take and per_page at most "
+                    "100).",
+                    "invalid_query_string");
+        return;
+    }
     json_t *list = json_array();
     sim_lock(c->sim);
     for (int i = 0; i < store_conn_count(c->sim->store); i++) {
@@ -26,17 +80,19 @@ void api_connections_list(api_call_t *c)
             continue;
         if (strategy && strcmp(strategy, conn->strategy) != 0)
             continue;
-        json_array_append_new(list, store_conn_json(conn));
+        json_array_append_new(list, store_conn_json(conn, 0));
     }
     sim_unlock(c->sim);
-    reply_json(c->resp, 200, list);
+    json_t *out = conn_page(c, list);
+    json_decref(list);
+    reply_json(c->resp, 200, out);
 }
 
 void api_connection_get(api_call_t *c)
 {
     sim_lock(c->sim);
     const store_conn_t *conn = store_conn_by_id(c->sim->store, c->params[0]);
-    json_t *j = conn ? store_conn_json(conn) : NULL;
+    json_t *j = conn ? store_conn_json(conn, 1) : NULL;
     sim_unlock(c->sim);
     if (j)
         reply_json(c->resp, 200, j);

@@ -243,12 +243,15 @@ static json_t *conn_options(const store_conn_t *conn)
     return json_object();
 }
 
-json_t *store_conn_json(const store_conn_t *conn)
+json_t *store_conn_json(const store_conn_t *conn, int with_clients)
 {
-    return json_pack("{s:s, s:o, s:s, s:s, s:b, s:[s], s:O}", "id", conn->id,
-                     "options", conn_options(conn), "strategy", conn->strategy,
-                     "name", conn->name, "is_domain_connection", 0, "realms",
-                     conn->name, "enabled_clients", conn->enabled_clients);
+    json_t *j =
+        json_pack("{s:s, s:o, s:s, s:s, s:b, s:[s]}", "id", conn->id, "options",
+                  conn_options(conn), "strategy", conn->strategy, "name",
+                  conn->name, "is_domain_connection", 0, "realms", conn->name);
+    if (with_clients)
+        json_object_set(j, "enabled_clients", conn->enabled_clients);
+    return j;
 }
 
 store_user_t *store_user_by_id(const store_t *self, const char *id)

@@ -75,8 +75,9 @@ int store_conn_count(const store_t *self);
 const store_conn_t *store_conn_at(const store_t *self, int i);
 int store_conn_is_database(const store_conn_t *conn);
 
-/* The connection object as GET /connections shows it. */
-json_t *store_conn_json(const store_conn_t *conn);
+/* The connection object as GET /connections/{id} shows it; the list
+ * leaves enabled_clients out (with_clients 0), as Auth0 does. */
+json_t *store_conn_json(const store_conn_t *conn, int with_clients);
 
 store_user_t *store_user_by_id(const store_t *self, const char *id);
 

@@ -87,13 +87,14 @@ check "reader may not read connections" "403|Insufficient scope, expected any of
 # --- connections --------------------------------------------------------------------
 req GET "$M/api/v2/connections" "${AUTH[@]}"
 check "connection strategies" "auth0 google-oauth2 facebook samlp email sms auth0" "$(jqb '[.[].strategy] | join(" ")')"
-check "default enabled clients" "main-client reader nogrant" "$(jqb '.[0].enabled_clients | join(" ")')"
-check "saml enabled clients" main-client "$(jqb '.[] | select(.name == "corp-saml") | .enabled_clients | join(" ")')"
+SAML=$(jqb '.[] | select(.name == "corp-saml") | .id')
 check "strict requires_username" true "$(jqb '.[] | select(.name == "Strict-DB") | .options.requires_username')"
 check "strict username limits" '{"min":3,"max":8}' "$(jq -c '.[] | select(.name == "Strict-DB") | .options.validation.username' "$A0_TMP/body")"
 check "default username limits" '{"min":1,"max":15}' "$(jq -c '.[0].options.validation.username' "$A0_TMP/body")"
 DB=$(jqb '.[0].id')
 STRICT=$(jqb '.[] | select(.name == "Strict-DB") | .id')
+check "default enabled clients" "main-client reader nogrant" "$(curl -s "$M/api/v2/connections/$DB" "${AUTH[@]}" | jq -r '.enabled_clients | join(" ")')"
+check "saml enabled clients" main-client "$(curl -s "$M/api/v2/connections/$SAML" "${AUTH[@]}" | jq -r '.enabled_clients | join(" ")')"
 echo '[{"email":"n1@example.test"}]' >"$A0_TMP/one.json"
 for name in google-oauth2 facebook corp-saml email sms; do
     CID=$(jqb --arg n "$name" '.[] | select(.name == $n) | .id')
