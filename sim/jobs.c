@@ -47,7 +47,6 @@ struct job_t {
     job_kind_t kind;
     job_state_t state;
     int64_t created_ms, started_ms;
-    int64_t started_us; /* monotonic, for the processing-time counter */
     const store_conn_t *conn;
     char *external_id;
     int upsert, send_email;
@@ -70,7 +69,8 @@ struct job_t {
 
 typedef struct {
     int64_t created, completed, failed, active, max_active;
-    int64_t users, busy_us; /* users processed and the time it took */
+    int64_t users;   /* users of completed jobs */
+    int64_t busy_us; /* time the worker spent parsing and applying them */
 } tally_t;
 
 struct jobs_t {
@@ -402,7 +402,6 @@ static void start_import(jobs_t *self, job_t *j)
     sim_t *sim = self->sim;
     j->state = ST_PROCESSING;
     j->started_ms = util_wall_ms();
-    j->started_us = mono_us();
     char *file = j->file;
     size_t len = j->file_len;
     j->file = NULL;
@@ -440,7 +439,6 @@ static void complete_import(jobs_t *self, job_t *j)
     json_decref(j->users);
     j->users = NULL;
     self->imports.users += (int64_t)j->total;
-    self->imports.busy_us += mono_us() - j->started_us;
     finish(self, j, ST_COMPLETED, NULL);
     log_info("jobs", "%s: completed, %d inserted, %d updated, %d failed", j->id,
              j->inserted, j->updated, j->failed);
@@ -559,11 +557,13 @@ static int64_t run_once(jobs_t *self)
             continue;
         if (j->state == ST_PENDING && j->kind == JOB_EXPORT)
             run_export(self, j);
-        else if (j->state == ST_PENDING)
+        int64_t t0 = mono_us();
+        if (j->state == ST_PENDING && j->kind == JOB_IMPORT)
             start_import(self, j);
         if (j->state != ST_PROCESSING || j->kind != JOB_IMPORT)
             continue;
         int64_t w = step_import(self, j, util_wall_ms());
+        self->imports.busy_us += mono_us() - t0;
         if (w < wait)
             wait = w;
     }
