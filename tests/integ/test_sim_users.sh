@@ -397,4 +397,35 @@ token "$UNL_URL" unl-client unl-secret
 req GET "$UNL_URL/api/v2/users" -H "Authorization: Bearer $(jqb .access_token)"
 check "unlimited: no headers" "200|" "$ST|$(header x-ratelimit-limit)"
 
+# --- connections and clients from flags --------------------------------------------------
+a0_start_sim flags --connection DB-One --connection google-oauth2:google-oauth2 \
+    --connection Corp:samlp --connection otp:sms --requires-username --username-length 2:20
+token "$FLAGS_URL" flags-client flags-secret
+req GET "$FLAGS_URL/api/v2/connections" -H "Authorization: Bearer $(jqb .access_token)"
+check "flag connections" "DB-One:auth0 google-oauth2:google-oauth2 Corp:samlp otp:sms" \
+    "$(jqb '[.[] | "\(.name):\(.strategy)"] | join(" ")')"
+check "flag username rules" 'true|{"min":2,"max":20}' \
+    "$(jq -r '.[0].options | "\(.requires_username)|\(.validation.username | tojson)"' "$A0_TMP/body")"
+RC=0
+"$A0_BIN/sim/a0sim" --client-id x --client-secret y --connection Bad:myspace 2>/dev/null || RC=$?
+check "unknown strategy is a usage error" 2 "$RC"
+RC=0
+"$A0_BIN/sim/a0sim" --client-id x --client-secret y --username-length 9:3 2>/dev/null || RC=$?
+check "bad username length is a usage error" 2 "$RC"
+echo '{"clients": "nope"}' >"$A0_TMP/bad.json"
+RC=0
+"$A0_BIN/sim/a0sim" --config "$A0_TMP/bad.json" 2>/dev/null || RC=$?
+check "bad config is a usage error" 2 "$RC"
+echo '{"clients": [{"client_id": "only", "client_secret": "only-secret", "scope": "read:users"}]}' >"$A0_TMP/only.json"
+"$A0_BIN/sim/a0sim" --port 0 --port-file "$A0_TMP/only.port" --config "$A0_TMP/only.json" \
+    2>"$A0_TMP/only.log" &
+A0_PIDS+=($!)
+a0_wait_for "test -s $A0_TMP/only.port"
+req POST "http://127.0.0.1:$(cat "$A0_TMP/only.port")/oauth/token" -d grant_type=client_credentials \
+    -d client_id=only -d client_secret=only-secret -d audience=https://sim.local/api/v2/
+check "clients from the config alone" "200|read:users" "$ST|$(jqb .scope)"
+RC=0
+"$A0_BIN/sim/a0sim" --config "$A0_TMP/only.json" --client-id x 2>/dev/null || RC=$?
+check "client id without a secret is a usage error" 2 "$RC"
+
 a0_finish
