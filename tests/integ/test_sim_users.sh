@@ -379,7 +379,8 @@ done
 check "other endpoints: 10 then 429" "11|429|10" "$i|$ST|$(header x-ratelimit-limit)"
 check "endpoint 429 body" "too_many_requests|Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers." "$(jqb '"\(.errorCode)|\(.message)"')"
 req GET "$E/api/v2/users" "${ETOK[@]}"
-check "users bucket unaffected" "200|38" "$ST|$(header x-ratelimit-remaining)"
+# 500 per minute refills about one token in the time the loop above took.
+check "users bucket unaffected" "200|1" "$ST|$(( $(header x-ratelimit-remaining) >= 38 ? 1 : 0 ))"
 req DELETE "$E/api/v2/users/auth0%7Cnone" "${ETOK[@]}"
 check "delete bucket" "204|20" "$ST|$(header x-ratelimit-limit)"
 a0_start_sim free --plan free
