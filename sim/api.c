@@ -273,7 +273,12 @@ static void fake_rate_limit(api_call_t *c)
 static int apply_fault(api_call_t *c, const char *route)
 {
     sim_lock(c->sim);
-    fault_t f = faults_take(c->sim->faults, c->req->method, route);
+    fault_t d = faults_take(c->sim->faults, c->req->method, route, 1);
+    sim_unlock(c->sim);
+    if (d.kind == FAULT_DELAY)
+        util_sleep_ms(d.delay_ms);
+    sim_lock(c->sim);
+    fault_t f = faults_take(c->sim->faults, c->req->method, route, 0);
     if (f.kind == FAULT_RATE_LIMIT)
         fake_rate_limit(c);
     sim_unlock(c->sim);
@@ -283,9 +288,6 @@ static int apply_fault(api_call_t *c, const char *route)
         return 1;
     case FAULT_RATE_LIMIT:
         return 1;
-    case FAULT_DELAY:
-        util_sleep_ms(f.delay_ms);
-        return 0;
     case FAULT_DROP:
         c->resp->drop = 1;
         c->resp->status = 0;

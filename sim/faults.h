@@ -44,7 +44,10 @@ void faults_clear(faults_t *self);
 json_t *faults_json(const faults_t *self);
 
 /* The first armed rule matching "<method> <route>" (route is a template
- * such as /api/v2/jobs/{id}); its count drops by one. */
-fault_t faults_take(faults_t *self, const char *method, const char *route);
+ * such as /api/v2/jobs/{id}) that fires; its count drops by one. With
+ * delays set only delay rules are considered, otherwise only the others,
+ * so that a request can be both slowed down and then failed. */
+fault_t faults_take(faults_t *self, const char *method, const char *route,
+                    int delays);
 
 #endif

@@ -245,6 +245,12 @@ req GET "$FB/api/v2/connections" "${FAUTH[@]}"
 T1=$(date +%s%N)
 check "flag: slow" "200|1" "$ST|$(( (T1 - T0) / 1000000 >= 380 ? 1 : 0 ))"
 stop_flagged
+flagged slowfail --fault-slow-ms 300 --fault-5xx-share 1
+T0=$(date +%s%N)
+req GET "$FB/api/v2/connections" "${FAUTH[@]}"
+T1=$(date +%s%N)
+check "flag: slow, then 5xx" "503|1" "$ST|$(( (T1 - T0) / 1000000 >= 280 ? 1 : 0 ))"
+stop_flagged
 
 flagged jobs --fault-job-fail-share 1
 CONN=$(curl -s "$FB/api/v2/connections" "${FAUTH[@]}" | jq -r '.[0].id')
