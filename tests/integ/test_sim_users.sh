@@ -425,6 +425,17 @@ a0_wait_for "test -s $A0_TMP/only.port"
 req POST "http://127.0.0.1:$(cat "$A0_TMP/only.port")/oauth/token" -d grant_type=client_credentials \
     -d client_id=only -d client_secret=only-secret -d audience=https://sim.local/api/v2/
 check "clients from the config alone" "200|read:users" "$ST|$(jqb .scope)"
+
+# --- clean exits -------------------------------------------------------------------------
+for name in main ess free unl flags; do
+    pid_var=${name^^}_PID
+    kill -TERM "${!pid_var}"
+    RC=0
+    wait "${!pid_var}" || RC=$?
+    check "$name: SIGTERM exit status" 0 "$RC"
+    check "$name: no sanitizer report" 0 \
+        "$(grep -c -e 'runtime error' -e 'Sanitizer' "$A0_TMP/$name.log" || true)"
+done
 RC=0
 "$A0_BIN/sim/a0sim" --config "$A0_TMP/only.json" --client-id x 2>/dev/null || RC=$?
 check "client id without a secret is a usage error" 2 "$RC"
