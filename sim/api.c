@@ -389,3 +389,25 @@ void api_handle(void *arg, http_req_t *req, http_resp_t *resp)
     log_debug("api", "%s %s %d %lld ms", req->method, resp->route, resp->status,
               (long long)(util_wall_ms() - c.now_ms));
 }
+
+/* 1 when host (maybe with ":port") is domain. */
+static int host_is(const char *host, const char *domain)
+{
+    size_t n = strcspn(host, ":");
+    return strlen(domain) == n && strncasecmp(host, domain, n) == 0;
+}
+
+void api_dispatch(void *arg, http_req_t *req, http_resp_t *resp)
+{
+    api_tenants_t *t = arg;
+    sim_t *sim = t->sims[0];
+    const char *want = NULL;
+    if (strncmp(req->path, "/__exports/", 11) == 0)
+        want = http_arg(req, "tenant");
+    if (!want)
+        want = http_header(req, "Host");
+    for (int i = 1; want && i < t->n; i++)
+        if (host_is(want, t->sims[i]->cfg.domain))
+            sim = t->sims[i];
+    api_handle(sim, req, resp);
+}

@@ -29,8 +29,21 @@ typedef struct {
                                this request creates */
 } api_call_t;
 
-/* http_handler_fn and http_limit_fn for http_new; arg is the sim_t. */
+/* The tenants of the process; [0] answers requests no other claims. */
+typedef struct {
+    sim_t *sims[SIM_MAX_TENANTS];
+    int n;
+} api_tenants_t;
+
+/* http_handler_fn for http_new; arg is an api_tenants_t. Picks the tenant
+ * whose domain the Host header names (an export download names it in its
+ * tenant parameter) and hands the request to api_handle. */
+void api_dispatch(void *arg, http_req_t *req, http_resp_t *resp);
+
+/* Handles a request for one tenant; arg is its sim_t. */
 void api_handle(void *arg, http_req_t *req, http_resp_t *resp);
+
+/* http_limit_fn for http_new. */
 size_t api_body_limit(void *arg, const char *method, const char *path);
 
 /* Percent-decodes n bytes of s into a new string; NULL when an escape is

@@ -63,6 +63,7 @@ enum {
     OPT_FAULT_JOB_FAIL_SHARE,
     OPT_FAULT_JOB_STUCK_SHARE,
     OPT_FAULT_SEED,
+    OPT_TENANT,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -111,6 +112,7 @@ static const struct option options[] = {
     { "fault-job-stuck-share", required_argument, NULL,
       OPT_FAULT_JOB_STUCK_SHARE },
     { "fault-seed", required_argument, NULL, OPT_FAULT_SEED },
+    { "tenant", required_argument, NULL, OPT_TENANT },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 },
@@ -122,6 +124,8 @@ static const char usage_text[] =
     "  --port N                 port, 0 = any free port (0)\n"
     "  --port-file PATH         write the bound port there\n"
     "  --domain DOMAIN          tenant domain (sim.local)\n"
+    "  --tenant DOMAIN          one more tenant with the same settings,\n"
+    "                           chosen by the Host header; repeatable\n"
     "  --client-id ID           the client allowed to get tokens\n"
     "  --client-secret SECRET   its secret (or A0SIM_CLIENT_SECRET[_FILE])\n"
     "  --connection NAME[:STRATEGY]  connection, repeatable; STRATEGY auth0\n"
@@ -187,6 +191,7 @@ static void defaults(sim_cfg_t *cfg)
     cfg->max_active_imports = 2;
     cfg->log_level = A0_LOG_INFO;
     cfg->connections = json_array();
+    cfg->tenants = json_array();
     cfg->username_min = 1;
     cfg->username_max = 15;
     cfg->snapshot_interval_s = 30;
@@ -374,6 +379,22 @@ static int add_connection_flag(sim_cfg_t *cfg, const char *v)
     return rc;
 }
 
+static int add_tenant(sim_cfg_t *cfg, const char *v)
+{
+    if (!*v || strlen(v) > 200 ||
+        strspn(v, "abcdefghijklmnopqrstuvwxyz"
+                  "0123456789.-") != strlen(v)) {
+        fprintf(stderr, "a0sim: --tenant %s: a lower-case domain name\n", v);
+        return -1;
+    }
+    if (json_array_size(cfg->tenants) + 1 >= SIM_MAX_TENANTS) {
+        fprintf(stderr, "a0sim: at most %d tenants\n", SIM_MAX_TENANTS);
+        return -1;
+    }
+    json_array_append_new(cfg->tenants, json_string(v));
+    return 0;
+}
+
 static int username_length(sim_cfg_t *cfg, const char *v)
 {
     int lo, hi, used = 0;
@@ -393,6 +414,8 @@ static int apply_other(sim_cfg_t *cfg, int opt, const char *v)
     switch (opt) {
     case OPT_CONNECTION:
         return add_connection_flag(cfg, v);
+    case OPT_TENANT:
+        return add_tenant(cfg, v);
     case OPT_REQUIRES_USERNAME:
         cfg->requires_username = 1;
         return 0;
@@ -624,6 +647,13 @@ static int finish(sim_cfg_t *cfg)
     }
     if (!cfg->domain)
         cfg->domain = xstrdup("sim.local");
+    for (size_t i = 0; i < json_array_size(cfg->tenants); i++) {
+        if (strcmp(json_string_value(json_array_get(cfg->tenants, i)),
+                   cfg->domain) == 0) {
+            fprintf(stderr, "a0sim: --tenant repeats --domain\n");
+            return -1;
+        }
+    }
     cfg->audience = xasprintf("https://%s/api/v2/", cfg->domain);
     if (!cfg->format_code)
         cfg->format_code = xstrdup("FORMAT");
@@ -690,6 +720,7 @@ void cli_free(sim_cfg_t *cfg)
         free(cfg->clients[i].scope);
     }
     json_decref(cfg->connections);
+    json_decref(cfg->tenants);
     json_decref(cfg->fault_rules);
     free(cfg->plan);
     free(cfg->snapshot_path);

@@ -256,8 +256,10 @@ static void set_location(json_t *o, const jobs_t *self, const job_t *j,
     char *file = export_file_name(j);
     char sig[17];
     export_sign(sim->link_key, file, expires, sig);
-    char *url = xasprintf("%s/__exports/%s?expires=%lld&sig=%s", sim->base_url,
-                          file, (long long)expires, sig);
+    char *url =
+        xasprintf("%s/__exports/%s?expires=%lld&sig=%s%s%s", sim->base_url,
+                  file, (long long)expires, sig, sim->index ? "&tenant=" : "",
+                  sim->index ? sim->cfg.domain : "");
     json_object_set_new(o, "location", json_string(url));
     free(url);
     free(file);

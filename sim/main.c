@@ -1,9 +1,12 @@
-/* main: a0sim, a simulated Auth0 tenant on a loopback port. Owns the
- * process lifecycle: parse the command line, build the tenant, seed users,
- * start the HTTP daemon and the job worker, write the port file, wait for
- * SIGTERM or SIGINT, then stop the daemon before the worker and free
- * everything. Signals are blocked in every thread and taken by sigwait in
- * the main thread, so no handler runs in the middle of tenant code. */
+/* main: a0sim, simulated Auth0 tenants on a loopback port. Owns the
+ * process lifecycle: parse the command line, build each tenant (the one of
+ * --domain and those of --tenant, which share one HTTP daemon and are told
+ * apart by the Host header), seed users or load snapshots, start the
+ * daemon and one job worker per tenant, write the port file, wait for
+ * SIGTERM or SIGINT (saving snapshots on the way), then stop the daemon
+ * before the workers, save the snapshots and free everything. Signals are
+ * blocked in every thread and taken by sigwait in the main thread, so no
+ * handler runs in the middle of tenant code. */
 #include "api.h"
 #include "cli.h"
 #include "counters.h"
@@ -167,70 +170,106 @@ static int write_port_file(const char *path, int port)
     return ok ? 0 : -1;
 }
 
-static void save_snapshot(sim_t *sim)
+static void save_snapshots(api_tenants_t *t)
 {
-    if (sim->cfg.snapshot_path)
-        snapshot_save(sim, sim->cfg.snapshot_path);
+    for (int i = 0; i < t->n; i++)
+        if (t->sims[i]->cfg.snapshot_path)
+            snapshot_save(t->sims[i], t->sims[i]->cfg.snapshot_path);
 }
 
-/* Waits for a stop signal, saving the snapshot every interval. */
-static int wait_for_signal(sim_t *sim, const sigset_t *set)
+/* Waits for a stop signal, saving the snapshots every interval. */
+static int wait_for_signal(api_tenants_t *t, const sigset_t *set)
 {
-    struct timespec every = { (time_t)sim->cfg.snapshot_interval_s, 0 };
+    const sim_cfg_t *cfg = &t->sims[0]->cfg;
+    struct timespec every = { (time_t)cfg->snapshot_interval_s, 0 };
     for (;;) {
-        int sig = sim->cfg.snapshot_path ? sigtimedwait(set, NULL, &every)
-                                         : sigwaitinfo(set, NULL);
+        int sig = cfg->snapshot_path ? sigtimedwait(set, NULL, &every)
+                                     : sigwaitinfo(set, NULL);
         if (sig > 0)
             return sig;
         if (errno == EAGAIN)
-            save_snapshot(sim);
+            save_snapshots(t);
     }
 }
 
-static int serve(sim_t *sim, const sigset_t *sigs)
+static int start_jobs(api_tenants_t *t, int port, const char *listen)
 {
+    for (int i = 0; i < t->n; i++) {
+        t->sims[i]->port = port;
+        t->sims[i]->base_url = base_url(listen, port);
+        if (jobs_start(t->sims[i]->jobs) < 0) {
+            log_error("sim", "cannot start the job worker");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void stop_jobs(api_tenants_t *t)
+{
+    for (int i = 0; i < t->n; i++)
+        jobs_drain(t->sims[i]->jobs, DRAIN_MS);
+    for (int i = 0; i < t->n; i++)
+        jobs_stop(t->sims[i]->jobs);
+}
+
+static int serve(api_tenants_t *t, const sigset_t *sigs)
+{
+    sim_t *sim = t->sims[0];
     sim_cfg_t *cfg = &sim->cfg;
-    http_t *http = http_new(cfg->listen, cfg->port, HTTP_MAX_CONNS, api_handle,
-                            api_body_limit, sim);
+    http_t *http = http_new(cfg->listen, cfg->port, HTTP_MAX_CONNS,
+                            api_dispatch, api_body_limit, t);
     if (!http)
         return -1;
-    sim->port = http_port(http);
-    sim->base_url = base_url(cfg->listen, sim->port);
-    if (jobs_start(sim->jobs) < 0) {
-        log_error("sim", "cannot start the job worker");
-        http_destroy(&http);
-        return -1;
-    }
-    int rc = 0;
-    if (cfg->port_file && write_port_file(cfg->port_file, sim->port) < 0)
+    int rc = start_jobs(t, http_port(http), cfg->listen);
+    if (rc == 0 && cfg->port_file &&
+        write_port_file(cfg->port_file, sim->port) < 0)
         rc = -1;
     if (rc == 0) {
         log_info("sim",
                  "listening on %s (domain %s, %zu users, %d "
-                 "connections)",
+                 "connections, %d tenants)",
                  sim->base_url, cfg->domain, store_user_count(sim->store),
-                 store_conn_count(sim->store));
-        int sig = wait_for_signal(sim, sigs);
+                 store_conn_count(sim->store), t->n);
+        int sig = wait_for_signal(t, sigs);
         log_info("sim", "signal %d, shutting down", sig);
     }
     http_destroy(&http);
-    jobs_drain(sim->jobs, DRAIN_MS);
-    jobs_stop(sim->jobs);
+    stop_jobs(t);
     if (rc == 0)
-        save_snapshot(sim);
+        save_snapshots(t);
     return rc;
+}
+
+/* The settings of tenant i: those of the command line, with the domain
+ * of --tenant, its audience and a snapshot file of its own. */
+static void tenant_cfg(sim_t *sim, const sim_cfg_t *cfg, int i)
+{
+    sim->cfg = *cfg;
+    sim->index = i;
+    if (i == 0)
+        return;
+    const char *domain =
+        json_string_value(json_array_get(cfg->tenants, (size_t)i - 1));
+    sim->cfg.domain = sim->owned[0] = xstrdup(domain);
+    sim->cfg.audience = sim->owned[1] = xasprintf("https://%s/api/v2/", domain);
+    sim->cfg.snapshot_path = sim->owned[2] =
+        cfg->snapshot_path ? xasprintf("%s.%s", cfg->snapshot_path, domain)
+                           : NULL;
+    sim->cfg.port_file = NULL;
 }
 
 int main(int argc, char **argv)
 {
-    static sim_t sim;
+    static sim_cfg_t cfg;
+    static api_tenants_t tenants;
     log_init("sim");
-    int rc = cli_parse(argc, argv, &sim.cfg);
+    int rc = cli_parse(argc, argv, &cfg);
     if (rc != 0) {
-        cli_free(&sim.cfg);
+        cli_free(&cfg);
         return rc > 0 ? 0 : 2;
     }
-    log_set_level((log_level_t)sim.cfg.log_level);
+    log_set_level((log_level_t)cfg.log_level);
 
     /* Block the stop signals before any thread exists, so that all
      * threads inherit the mask and only sigwait sees them. */
@@ -241,8 +280,22 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    rc = build_tenant(&sim) == 0 && serve(&sim, &sigs) == 0 ? 0 : 1;
-    destroy_tenant(&sim);
-    cli_free(&sim.cfg);
+    tenants.n = 1 + (int)json_array_size(cfg.tenants);
+    rc = 0;
+    for (int i = 0; i < tenants.n; i++) {
+        tenants.sims[i] = xcalloc(1, sizeof(sim_t));
+        tenant_cfg(tenants.sims[i], &cfg, i);
+        if (rc == 0 && build_tenant(tenants.sims[i]) < 0)
+            rc = 1;
+    }
+    if (rc == 0 && serve(&tenants, &sigs) < 0)
+        rc = 1;
+    for (int i = 0; i < tenants.n; i++) {
+        destroy_tenant(tenants.sims[i]);
+        for (int k = 0; k < 3; k++)
+            free(tenants.sims[i]->owned[k]);
+        free(tenants.sims[i]);
+    }
+    cli_free(&cfg);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #define SIM_MAX_CLIENTS 16
+#define SIM_MAX_TENANTS 8
 
 /* A client that may ask /oauth/token for Management API tokens. */
 typedef struct {
@@ -39,7 +40,8 @@ typedef struct {
     json_t *fault_rules; /* rules armed at start, from the --fault flags */
     char *snapshot_path;
     int64_t snapshot_interval_s;
-    long generate; /* users to generate at start */
+    json_t *tenants; /* domains of the other tenants of the process */
+    long generate;   /* users to generate at start */
     uint64_t seed;
     char *load_path;    /* export NDJSON(.gz) to seed users from */
     double import_rate; /* users per second per job, 0 = instant */
@@ -77,6 +79,8 @@ typedef struct {
     int port;          /* bound port */
     char *base_url;    /* http://HOST:PORT, for export links */
     uint64_t link_key; /* signs export links */
+    int index;         /* 0: the tenant of --domain; others by Host */
+    char *owned[3];    /* cfg strings this tenant allocated itself */
 } sim_t;
 
 void sim_lock(sim_t *sim);

@@ -426,6 +426,48 @@ req POST "http://127.0.0.1:$(cat "$A0_TMP/only.port")/oauth/token" -d grant_type
     -d client_id=only -d client_secret=only-secret -d audience=https://sim.local/api/v2/
 check "clients from the config alone" "200|read:users" "$ST|$(jqb .scope)"
 
+# --- several tenants in one process, chosen by Host ---------------------------------------
+a0_start_sim multi --tenant t2.sim.local --import-rate 0 --snapshot "$A0_TMP/multi.snap"
+MU=$MULTI_URL
+T2=(-H "Host: t2.sim.local")
+token "$MU" multi-client multi-secret
+MTOK=(-H "Authorization: Bearer $(jqb .access_token)")
+req POST "$MU/oauth/token" "${T2[@]}" -d grant_type=client_credentials -d client_id=multi-client \
+    -d client_secret=multi-secret -d audience=https://t2.sim.local/api/v2/
+check "second tenant grants its own audience" 200 "$ST"
+TTOK=(-H "Authorization: Bearer $(jqb .access_token)")
+token "$MU" multi-client multi-secret -H "Host: t2.sim.local"
+check "second tenant refuses the first one's audience" 403 "$ST"
+req GET "$MU/api/v2/connections" "${MTOK[@]}" "${T2[@]}"
+check "first tenant's token invalid on the second" 401 "$ST"
+req GET "$MU/api/v2/connections" "${TTOK[@]}"
+check "second tenant's token invalid on the first" 401 "$ST"
+req GET "$MU/api/v2/connections" "${TTOK[@]}" -H "Host: T2.sim.local:$MULTI_PORT"
+check "Host with a port, any case" 200 "$ST"
+T2CONN=$(jqb '.[0].id')
+req POST "$MU/api/v2/jobs/users-imports" "${TTOK[@]}" "${T2[@]}" -F "users=@$A0_TMP/one.json" \
+    -F "connection_id=$T2CONN"
+T2JOB=$(jqb .id)
+a0_wait_for "curl -s $MU/api/v2/jobs/$T2JOB -H 'Host: t2.sim.local' -H '${TTOK[1]}' | grep -q completed"
+check "users stay in their tenant" "1|0" \
+    "$(curl -s "$MU/__sim/users" "${T2[@]}" | wc -l)|$(curl -s "$MU/__sim/users" | wc -l)"
+req POST "$MU/api/v2/jobs/users-exports" "${TTOK[@]}" "${T2[@]}" -H 'content-type: application/json' \
+    -d '{"format":"json","fields":[{"name":"email"}]}'
+T2EXP=$(jqb .id)
+a0_wait_for "curl -s $MU/api/v2/jobs/$T2EXP -H 'Host: t2.sim.local' -H '${TTOK[1]}' | grep -q location"
+LOC=$(curl -s "$MU/api/v2/jobs/$T2EXP" "${TTOK[@]}" "${T2[@]}" | jq -r .location)
+check "export link names its tenant" true "$(jq -rn --arg l "$LOC" '$l | endswith("&tenant=t2.sim.local")')"
+check "export download from the second tenant" n1@example.test "$(curl -s "$LOC" | gunzip -c | jq -r .email)"
+kill -TERM "$MULTI_PID"
+RC=0
+wait "$MULTI_PID" || RC=$?
+check "multi: SIGTERM exit status" 0 "$RC"
+check "one snapshot per tenant" "1|1" \
+    "$(test -s "$A0_TMP/multi.snap" && echo 1)|$(test -s "$A0_TMP/multi.snap.t2.sim.local" && echo 1)"
+RC=0
+"$A0_BIN/sim/a0sim" --client-id x --client-secret y --domain d.test --tenant d.test 2>/dev/null || RC=$?
+check "--tenant repeating --domain is a usage error" 2 "$RC"
+
 # --- clean exits -------------------------------------------------------------------------
 for name in main ess free unl flags; do
     pid_var=${name^^}_PID
