@@ -1,16 +1,20 @@
 /* reader: owns one open export file, read through zlib's gzFile (which
  * passes plain files through and decodes gzip, concatenated members
- * included), a fixed input buffer and one record buffer that never grows
- * past max_record_bytes. Two framings, chosen from the first non-blank byte:
- * NDJSON (one record per line) or a JSON array, whose elements a small
- * scanner delimits by following strings, escapes and nesting depth so the
- * file is never held whole. Each record is then parsed on its own.
+ * included), a fixed input buffer, one record buffer that never grows past
+ * max_record_bytes, and, for CSV files and rewritten records, a second
+ * buffer holding the record as JSON text. Three framings, chosen from the
+ * first non-blank byte: NDJSON (one record per line), a JSON array, whose
+ * elements a small scanner delimits by following strings, escapes and
+ * nesting depth so the file is never held whole, or CSV rows (csv.h).
+ * Each record is then parsed on its own, by jansson (reader_next) or by
+ * jdoc (reader_next_doc), and its kind checked (shape.h).
  *
- * Invariants: memory is READER_IN_BYTES + max_record_bytes whatever the
- * file size; a bad record never stops the stream (READER_BAD, then the next
- * call resumes after it); only I/O, decompression or array-structure errors
- * are fatal, and they stay fatal. Error texts name the file and line but
- * never quote record content, which may hold e-mail addresses. */
+ * Invariants: memory is READER_IN_BYTES + about three times
+ * max_record_bytes whatever the file size; a bad record never stops the
+ * stream (READER_BAD, then the next call resumes after it); only I/O,
+ * decompression, structure and file-kind errors are fatal, and they stay
+ * fatal. Error texts name the file and line but never quote record
+ * content, which may hold e-mail addresses. */
 #include "reader.h"
 
 #include <errno.h>
@@ -19,9 +23,11 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "csv.h"
+#include "shape.h"
 #include "util.h"
 
-#define READER_IN_BYTES (64 * 1024)
+#define READER_IN_BYTES (256 * 1024)
 
 /* Where the JSON array scanner stands between bytes. */
 typedef enum {
@@ -42,8 +48,11 @@ struct reader_t {
     size_t in_len;
     int in_eof;
     int started; /* BOM skipped and framing chosen */
-    int array;   /* 1: JSON array framing, 0: NDJSON */
+    int array;   /* 1: JSON array framing */
     int fatal;
+    csv_t *csv;    /* CSV framing: the header's columns */
+    int csv_quote; /* CSV framing: csv_row_end's state */
+    int csv_header;
 
     char *rec; /* bytes of the record being assembled */
     size_t rec_len;
@@ -60,6 +69,12 @@ struct reader_t {
     int in_str;
     int esc;
     int scalar;
+
+    unsigned expect;  /* accepted kinds, 0 for no checks */
+    unsigned kind;    /* kind recognised so far */
+    size_t kind_line; /* where it was recognised */
+    size_t unknown;   /* records of no known kind before that */
+    buf_t json;       /* a CSV row or rewritten record as JSON text */
 
     char *err;
 };
@@ -111,6 +126,8 @@ void reader_destroy(reader_t **p)
     free(r->in);
     free(r->rec);
     free(r->err);
+    csv_destroy(&r->csv);
+    buf_free(&r->json);
     free(r);
     *p = NULL;
 }
@@ -191,6 +208,8 @@ static int start(reader_t *r)
         r->array = 1;
         r->arr = ARR_FIRST;
         r->in_pos++;
+    } else if (r->in[r->in_pos] != '{') {
+        r->csv_header = 1;
     }
     return 1;
 }
@@ -247,33 +266,6 @@ static void where(const reader_t *r, char *out, size_t size)
         snprintf(out, size, "%s:%zu", r->path, r->rec_line);
 }
 
-/* Parses the assembled record. Returns READER_RECORD or READER_BAD. */
-static int finish_record(reader_t *r, json_t **record)
-{
-    char at[512];
-    where(r, at, sizeof at);
-    if (r->overlong) {
-        set_err(r, "%s: record longer than %zu bytes", at, r->max_record);
-        return READER_BAD;
-    }
-    json_error_t je;
-    json_t *j = json_loadb(r->rec, r->rec_len,
-                           JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-        char reason[160];
-        parse_reason(&je, reason, sizeof reason);
-        set_err(r, "%s: invalid JSON at column %d: %s", at, je.column, reason);
-        return READER_BAD;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        set_err(r, "%s: record is not a JSON object", at);
-        return READER_BAD;
-    }
-    *record = j;
-    return READER_RECORD;
-}
-
 /* True when the assembled line holds only blanks (CR included). */
 static int rec_is_blank(const reader_t *r)
 {
@@ -283,21 +275,22 @@ static int rec_is_blank(const reader_t *r)
     return 1;
 }
 
-/* Finishes one NDJSON line: blank lines are skipped (returns 0 so the
- * caller reads on), others give READER_RECORD or READER_BAD. */
-static int end_line(reader_t *r, json_t **record)
+/* Finishes one line: blank lines are skipped (returns 0 so the caller
+ * reads on), others leave their text in rec (returns 1). */
+static int end_line(reader_t *r)
 {
     r->rec_line = r->line;
     r->line++;
-    int rc = 0;
     if (r->overlong || !rec_is_blank(r))
-        rc = finish_record(r, record);
+        return 1;
     rec_reset(r);
-    return rc;
+    return 0;
 }
 
-static int next_ndjson(reader_t *r, json_t **record)
+/* Next NDJSON line into rec: 1, READER_EOF or READER_FATAL. */
+static int next_line(reader_t *r)
 {
+    rec_reset(r);
     for (;;) {
         if (r->in_pos == r->in_len) {
             int rc = fill(r);
@@ -306,7 +299,9 @@ static int next_ndjson(reader_t *r, json_t **record)
             if (rc == 0) {
                 if (r->rec_len == 0 && !r->overlong)
                     return READER_EOF;
-                return end_line(r, record);
+                if (end_line(r))
+                    return 1;
+                continue;
             }
         }
         unsigned char *p = r->in + r->in_pos;
@@ -315,11 +310,48 @@ static int next_ndjson(reader_t *r, json_t **record)
         size_t n = nl ? (size_t)(nl - p) : avail;
         rec_append(r, p, n);
         r->in_pos += n + (nl ? 1 : 0);
-        if (nl) {
-            int rc = end_line(r, record);
-            if (rc != 0)
-                return rc;
+        if (nl && end_line(r))
+            return 1;
+    }
+}
+
+/* Next CSV row into rec, following quotes across line breaks: 1,
+ * READER_EOF or READER_FATAL. Lines inside quoted fields are counted. */
+static int next_row(reader_t *r)
+{
+    rec_reset(r);
+    size_t start_line = r->line;
+    for (;;) {
+        if (r->in_pos == r->in_len) {
+            int rc = fill(r);
+            if (rc < 0)
+                return READER_FATAL;
+            if (rc == 0) {
+                if (r->rec_len == 0 && !r->overlong)
+                    return READER_EOF;
+                r->rec_line = start_line;
+                r->line++;
+                if (r->overlong || !rec_is_blank(r))
+                    return 1;
+                return READER_EOF;
+            }
         }
+        unsigned char *p = r->in + r->in_pos;
+        size_t avail = r->in_len - r->in_pos;
+        size_t n = csv_row_end((const char *)p, avail,
+                               r->csv ? csv_delim(r->csv) : 0, &r->csv_quote);
+        for (size_t i = 0; i < n; i++)
+            r->line += p[i] == '\n';
+        rec_append(r, p, n);
+        r->in_pos += n + (n < avail);
+        if (n == avail)
+            continue;
+        r->rec_line = start_line;
+        r->line++;
+        if (r->overlong || !rec_is_blank(r))
+            return 1;
+        rec_reset(r);
+        start_line = r->line;
     }
 }
 
@@ -434,8 +466,10 @@ static int array_eof(reader_t *r)
     return array_fatal(r, "unexpected end of file before the closing ']'");
 }
 
-static int next_array(reader_t *r, json_t **record)
+/* Next array element into rec: 1, READER_EOF or READER_FATAL. */
+static int next_element(reader_t *r)
 {
+    rec_reset(r);
     for (;;) {
         if (r->in_pos == r->in_len) {
             int rc = fill(r);
@@ -451,24 +485,257 @@ static int next_array(reader_t *r, json_t **record)
             return rc;
         if (rc == 1) {
             r->rec_line = r->elem;
-            rc = finish_record(r, record);
-            rec_reset(r);
-            return rc;
+            return 1;
         }
     }
 }
 
-int reader_next(reader_t *self, json_t **record)
+/* ---- file kinds ---- */
+
+static int fatal(reader_t *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fatal(reader_t *r, const char *fmt, ...)
 {
-    *record = NULL;
-    if (self->fatal)
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    set_err(r, "%s", msg);
+    r->fatal = 1;
+    return READER_FATAL;
+}
+
+/* A record of no known kind. */
+static int judge_unknown(reader_t *r, const char *at)
+{
+    char want[256];
+    shape_expected(r->expect, want, sizeof want);
+    if (r->kind)
+        return READER_RECORD;
+    if (++r->unknown >= READER_SNIFF_RECORDS)
+        return fatal(r,
+                     "%s: none of the first %d records has a known shape: "
+                     "expected %s",
+                     at, READER_SNIFF_RECORDS, want);
+    set_err(r, "%s: record shape not recognised: expected %s", at, want);
+    return READER_BAD;
+}
+
+/* Checks a record's kind against what is expected and what came before.
+ * Returns READER_RECORD, READER_BAD or READER_FATAL. */
+static int judge(reader_t *r, unsigned kind)
+{
+    char at[512], want[256];
+    if (!r->expect)
+        return READER_RECORD;
+    where(r, at, sizeof at);
+    if (!kind)
+        return judge_unknown(r, at);
+    if (!(kind & r->expect))
+        return fatal(r, "%s: this is a %s; expected %s", at, shape_name(kind),
+                     shape_expected(r->expect, want, sizeof want));
+    if (!r->kind) {
+        r->kind = kind;
+        r->kind_line = r->rec_line;
+        return READER_RECORD;
+    }
+    if (kind == r->kind || (r->kind == SHAPE_DISPLAY && kind == SHAPE_EXPORT))
+        return READER_RECORD;
+    return fatal(r,
+                 "%s: record is a %s but the file began as a %s (record at "
+                 "%zu): mixed files are refused",
+                 at, shape_name(kind), shape_name(r->kind), r->kind_line);
+}
+
+/* Reads the CSV header (the first row) and judges the file by it. */
+static int read_header(reader_t *r)
+{
+    r->csv_header = 0;
+    int rc = next_row(r);
+    if (rc == READER_EOF || rc == READER_FATAL)
+        return rc;
+    char at[512], why[256];
+    where(r, at, sizeof at);
+    if (r->overlong)
+        return fatal(r, "%s: CSV header longer than %zu bytes", at,
+                     r->max_record);
+    size_t n = r->rec_len;
+    if (n && r->rec[n - 1] == '\r')
+        n--;
+    r->csv = csv_new(r->rec, n, why, sizeof why);
+    if (!r->csv)
+        return fatal(r, "%s: %s", at, why);
+    unsigned kind = csv_kind(r->csv);
+    if (r->expect && !kind)
+        return fatal(r, "%s: CSV header names no user field: expected %s", at,
+                     shape_expected(r->expect, why, sizeof why));
+    rc = judge(r, kind);
+    return rc == READER_RECORD ? 1 : rc;
+}
+
+/* The next record's text into rec: READER_RECORD, READER_BAD (too long),
+ * READER_EOF or READER_FATAL. */
+static int fetch(reader_t *r)
+{
+    if (r->fatal)
         return READER_FATAL;
-    if (!self->started) {
-        int rc = start(self);
+    if (!r->started) {
+        int rc = start(r);
         if (rc < 0)
             return READER_FATAL;
         if (rc == 0)
             return READER_EOF;
     }
-    return self->array ? next_array(self, record) : next_ndjson(self, record);
+    if (r->csv_header) {
+        int rc = read_header(r);
+        if (rc != 1)
+            return rc;
+    }
+    int rc = r->array ? next_element(r) : r->csv ? next_row(r) : next_line(r);
+    if (rc != 1)
+        return rc;
+    char at[512];
+    if (r->overlong) {
+        where(r, at, sizeof at);
+        set_err(r, "%s: record longer than %zu bytes", at, r->max_record);
+        return READER_BAD;
+    }
+    /* jansson skips NUL bytes where JSON forbids them; refusing them here
+     * keeps both parse paths alike. */
+    if (r->rec_len && memchr(r->rec, '\0', r->rec_len)) {
+        where(r, at, sizeof at);
+        set_err(r, "%s: record holds a NUL byte", at);
+        return READER_BAD;
+    }
+    return READER_RECORD;
+}
+
+/* ---- parsing ---- */
+
+/* rec as a jansson object: READER_RECORD or READER_BAD. */
+static int load_json(reader_t *r, json_t **out)
+{
+    char at[512];
+    where(r, at, sizeof at);
+    if (r->csv) {
+        char why[256];
+        *out = csv_row(r->csv, r->rec, r->rec_len, why, sizeof why);
+        if (!*out)
+            set_err(r, "%s: %s", at, why);
+        return *out ? READER_RECORD : READER_BAD;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(r->rec, r->rec_len,
+                           JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        char reason[160];
+        parse_reason(&je, reason, sizeof reason);
+        set_err(r, "%s: invalid JSON at column %d: %s", at, je.column, reason);
+        return READER_BAD;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        set_err(r, "%s: record is not a JSON object", at);
+        return READER_BAD;
+    }
+    *out = j;
+    return READER_RECORD;
+}
+
+/* Judges a jansson record and rewrites it when it needs it. */
+static int settle_json(reader_t *r, json_t *j)
+{
+    int rewrite = 0;
+    unsigned kind = r->csv ? csv_kind(r->csv) : shape_of_json(j, &rewrite);
+    int rc = r->csv ? READER_RECORD : judge(r, kind);
+    if (rc != READER_RECORD || !rewrite || !r->expect)
+        return rc;
+    char why[128], at[512];
+    if (shape_normalise(j, why, sizeof why) == 0)
+        return READER_RECORD;
+    where(r, at, sizeof at);
+    set_err(r, "%s: %s", at, why);
+    return READER_BAD;
+}
+
+int reader_next(reader_t *self, json_t **record)
+{
+    *record = NULL;
+    int rc = fetch(self);
+    if (rc != READER_RECORD)
+        return rc;
+    json_t *j = NULL;
+    rc = load_json(self, &j);
+    if (rc == READER_RECORD)
+        rc = settle_json(self, j);
+    if (rc == READER_RECORD)
+        *record = j;
+    else
+        json_decref(j);
+    return rc;
+}
+
+/* Parses text into doc: READER_RECORD or READER_BAD. */
+static int parse_doc(reader_t *r, jdoc_t *doc, const char *text, size_t len)
+{
+    char at[512];
+    if (jdoc_parse(doc, text, len) < 0) {
+        where(r, at, sizeof at);
+        set_err(r, "%s: %s", at, jdoc_error(doc));
+        return READER_BAD;
+    }
+    if (jdoc_type(doc, 0) != JD_OBJECT) {
+        where(r, at, sizeof at);
+        set_err(r, "%s: record is not a JSON object", at);
+        return READER_BAD;
+    }
+    return READER_RECORD;
+}
+
+/* The slow path for CSV rows and rewritten records: through jansson,
+ * then serialised into the json buffer and indexed from there. */
+static int doc_via_json(reader_t *r, jdoc_t *doc)
+{
+    json_t *j = NULL;
+    int rc = load_json(r, &j);
+    if (rc == READER_RECORD)
+        rc = settle_json(r, j);
+    if (rc == READER_RECORD) {
+        char *text = json_dumps(j, JSON_COMPACT);
+        buf_reset(&r->json);
+        buf_puts(&r->json, text);
+        free(text);
+        rc = parse_doc(r, doc, r->json.data, r->json.len);
+    }
+    json_decref(j);
+    return rc;
+}
+
+int reader_next_doc(reader_t *self, jdoc_t *doc)
+{
+    int rc = fetch(self);
+    if (rc != READER_RECORD)
+        return rc;
+    if (self->csv)
+        return doc_via_json(self, doc);
+    rc = parse_doc(self, doc, self->rec, self->rec_len);
+    if (rc != READER_RECORD)
+        return rc;
+    int rewrite = 0;
+    rc = judge(self, shape_of_doc(doc, &rewrite));
+    if (rc != READER_RECORD || !rewrite || !self->expect)
+        return rc;
+    return doc_via_json(self, doc);
+}
+
+void reader_expect(reader_t *self, unsigned kinds)
+{
+    self->expect = kinds;
+}
+
+unsigned reader_kind(const reader_t *self)
+{
+    return self->kind;
 }

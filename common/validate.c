@@ -6,6 +6,7 @@
  * same object always yields the same code and path. */
 #include "validate.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,17 +56,19 @@ static int fail(verr_t *e, const char *code, const char *path, const char *fmt,
     return -1;
 }
 
+/* Long paths are cut short (the parts bounded so the whole fits in
+ * PATH_MAX_BYTES), which only shortens messages. */
 static void path_key(char *out, const char *base, const char *key)
 {
     if (*base)
-        snprintf(out, PATH_MAX_BYTES, "%s.%s", base, key);
+        snprintf(out, PATH_MAX_BYTES, "%.190s.%.60s", base, key);
     else
-        snprintf(out, PATH_MAX_BYTES, "%s", key);
+        snprintf(out, PATH_MAX_BYTES, "%.250s", key);
 }
 
 static void path_index(char *out, const char *base, size_t i)
 {
-    snprintf(out, PATH_MAX_BYTES, "%s[%zu]", base, i);
+    snprintf(out, PATH_MAX_BYTES, "%.220s[%zu]", base, i);
 }
 
 static const char *type_name(const json_t *v)
@@ -91,10 +94,32 @@ static const char *type_name(const json_t *v)
 }
 
 /* Type check for one of the schema's type names. */
+/* A JSON number with no fractional part: JSON Schema counts 64.0 as an
+ * integer, and so does Auth0's JavaScript. */
+static int integral(const json_t *v)
+{
+    if (json_is_integer(v))
+        return 1;
+    double d = json_real_value(v);
+    return json_is_real(v) && d > -9.2e18 && d < 9.2e18 &&
+           !(fabs(d - trunc(d)) > 0.0);
+}
+
+/* The value of an integral number (see integral), else 0. */
+static json_int_t int_value(const json_t *v)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    double d = json_real_value(v);
+    return integral(v) ? (json_int_t)d : 0;
+}
+
 static int want(const json_t *v, const char *type, const char *path, verr_t *e)
 {
     const char *have = type_name(v);
     if (strcmp(have, type) == 0)
+        return 0;
+    if (strcmp(type, "integer") == 0 && integral(v))
         return 0;
     return fail(e, "INVALID_TYPE", path, "Expected type %s but found type %s",
                 type, have);
@@ -559,11 +584,11 @@ static int check_scrypt_numbers(const json_t *c, const char *path, verr_t *e)
     for (const char *const *p = positive; *p; p++) {
         const json_t *v = json_object_get(c, *p);
         path_key(sub, path, *p);
-        if (v && json_integer_value(v) <= 0)
+        if (v && int_value(v) <= 0)
             return fail(e, "MINIMUM", sub, "Value must be greater than 0");
     }
     const json_t *cost = json_object_get(c, "cost");
-    json_int_t n = json_integer_value(cost);
+    json_int_t n = int_value(cost);
     path_key(sub, path, "cost");
     if (cost && (n <= 1 || (n & (n - 1)) != 0))
         return fail(e, "NOT_PASSED", sub,
@@ -600,19 +625,17 @@ static int check_custom_hash(const json_t *v, const char *path, verr_t *e)
 
 /* ---- custom_password_hash plausibility ---- */
 
-/* Digest size in bytes of the fixed-size algorithms, else 0. */
+/* Digest size in bytes of a digest or fixed-size algorithm name, else 0. */
 static size_t digest_bytes(const char *algo)
 {
     static const struct {
         const char *name;
         size_t bytes;
-    } sizes[] = { { "md4", 16 },
-                  { "md5", 16 },
-                  { "sha1", 20 },
-                  { "sha256", 32 },
-                  { "sha512", 64 } };
+    } sizes[] = { { "md4", 16 },    { "md5", 16 },    { "ripemd160", 20 },
+                  { "sha1", 20 },   { "sha224", 28 }, { "sha256", 32 },
+                  { "sha384", 48 }, { "sha512", 64 }, { "whirlpool", 64 } };
 
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+    for (size_t i = 0; algo && i < sizeof sizes / sizeof *sizes; i++)
         if (strcmp(sizes[i].name, algo) == 0)
             return sizes[i].bytes;
     return 0;
@@ -626,26 +649,37 @@ static int all_of(const char *s, const char *set)
 #define HEX_DIGITS "0123456789abcdefABCDEF"
 #define B64_DIGITS \
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
+#define PHC_B64 \
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
-/* Decoded size of a base64 text (standard or URL alphabet, padding
+/* Decoded size of n bytes of base64 text from alphabet set (padding
  * optional), or -1 when it is not base64. */
-static long base64_bytes(const char *s)
+static long base64_span(const char *s, size_t n, const char *set)
 {
-    size_t n = strlen(s), pad = 0;
+    size_t pad = 0;
     while (pad < 2 && n > pad && s[n - 1 - pad] == '=')
         pad++;
     size_t body = n - pad;
-    if (strspn(s, B64_DIGITS) != body || body % 4 == 1 || (pad && n % 4 != 0))
+    for (size_t i = 0; i < body; i++)
+        if (!s[i] || !strchr(set, s[i]))
+            return -1;
+    if (body % 4 == 1 || (pad && n % 4 != 0))
         return -1;
     return (long)(body * 3 / 4);
 }
 
+static long base64_bytes(const char *s)
+{
+    return base64_span(s, strlen(s), B64_DIGITS);
+}
+
+static const char *const VALUE_PATH = "custom_password_hash.hash.value";
+
 /* Checks value against encoding; want is the expected decoded size or 0
  * when unknown. */
 static int encoding_fits(const char *value, const char *encoding, size_t want,
-                         verr_t *e)
+                         const char *path, verr_t *e)
 {
-    const char *path = "custom_password_hash.hash.value";
     size_t n = strlen(value);
     if (strcmp(encoding, "hex") == 0) {
         if (!all_of(value, HEX_DIGITS) || n % 2)
@@ -655,6 +689,8 @@ static int encoding_fits(const char *value, const char *encoding, size_t want,
                         "Value length does not match the digest size");
         return 0;
     }
+    if (strcmp(encoding, "base64") != 0)
+        return 0;
     if (want && n == 2 * want && all_of(value, HEX_DIGITS))
         return fail(e, "NOT_PASSED", path,
                     "Value looks hex but is declared "
@@ -668,6 +704,196 @@ static int encoding_fits(const char *value, const char *encoding, size_t want,
     return 0;
 }
 
+/* ---- PHC strings: $id[$v=..][$param=value,...][$salt[$hash]] ---- */
+
+typedef struct {
+    const char *field[6]; /* the '$'-separated fields after the first */
+    size_t len[6];
+    size_t n;
+} phc_t;
+
+static int phc_split(const char *s, phc_t *p)
+{
+    p->n = 0;
+    if (*s != '$')
+        return -1;
+    for (s++; p->n < 6;) {
+        const char *end = strchr(s, '$');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        if (len == 0)
+            return -1;
+        p->field[p->n] = s;
+        p->len[p->n++] = len;
+        if (!end)
+            return 0;
+        s = end + 1;
+    }
+    return -1;
+}
+
+/* The value of name=digits in a "a=1,b=2" field: -1 when absent, -2 when
+ * not a positive decimal number. Names that are not single letters of
+ * known make *unknown true. */
+static long phc_param(const char *f, size_t len, char name, const char *known,
+                      int *unknown)
+{
+    long found = -1;
+    for (size_t i = 0; i < len;) {
+        size_t end = i;
+        while (end < len && f[end] != ',')
+            end++;
+        if (end - i < 3 || f[i + 1] != '=' || !strchr(known, f[i]))
+            *unknown = 1;
+        else if (f[i] == name)
+            found = 0;
+        for (size_t k = i + 2; found >= 0 && f[i] == name && k < end; k++) {
+            if (f[k] < '0' || f[k] > '9' || found > 100000000L)
+                return -2;
+            found = found * 10 + (f[k] - '0');
+        }
+        if (f[i] == name && found == 0)
+            return -2;
+        i = end + 1;
+    }
+    return found;
+}
+
+static int argon2_phc(const char *v, verr_t *e)
+{
+    phc_t p;
+    int ok = phc_split(v, &p) == 0;
+    int has_v =
+        ok && p.n > 1 && p.len[1] > 2 && strncmp(p.field[1], "v=", 2) == 0;
+    if (!ok || p.n != (has_v ? 5u : 4u))
+        return fail(e, "NOT_PASSED", VALUE_PATH,
+                    "Value is not a PHC string "
+                    "$argon2id$v=19$m=..,t=..,p=..$salt$hash");
+    size_t i = has_v ? 2 : 1;
+    if (!((p.len[0] == 7 && strncmp(p.field[0], "argon2i", 7) == 0) ||
+          (p.len[0] == 7 && strncmp(p.field[0], "argon2d", 7) == 0) ||
+          (p.len[0] == 8 && strncmp(p.field[0], "argon2id", 8) == 0)))
+        return fail(e, "NOT_PASSED", VALUE_PATH,
+                    "Argon2 variant is not argon2i, argon2d or argon2id");
+    if (has_v && !(p.len[1] == 4 && (strncmp(p.field[1], "v=19", 4) == 0 ||
+                                     strncmp(p.field[1], "v=16", 4) == 0)))
+        return fail(e, "NOT_PASSED", VALUE_PATH,
+                    "Argon2 version is not v=16 or v=19");
+    int unknown = 0;
+    if (phc_param(p.field[i], p.len[i], 'm', "mtp", &unknown) < 1 ||
+        phc_param(p.field[i], p.len[i], 't', "mtp", &unknown) < 1 ||
+        phc_param(p.field[i], p.len[i], 'p', "mtp", &unknown) < 1 || unknown)
+        return fail(e, "NOT_PASSED", VALUE_PATH,
+                    "Argon2 parameters are not m=..,t=..,p=.. with positive "
+                    "numbers");
+    long salt = base64_span(p.field[i + 1], p.len[i + 1], PHC_B64);
+    long hash = base64_span(p.field[i + 2], p.len[i + 2], PHC_B64);
+    if (salt < 8 || hash < 4)
+        return fail(e, "NOT_PASSED", VALUE_PATH,
+                    "Argon2 salt or hash is not base64 of a plausible size");
+    return 0;
+}
+
+static int pbkdf2_phc(const char *v, verr_t *e)
+{
+    phc_t p;
+    if (phc_split(v, &p) < 0 || p.n < 3 || p.n > 4 || p.len[0] < 8 ||
+        strncmp(p.field[0], "pbkdf2-", 7) != 0)
+        return fail(e, "NOT_PASSED", VALUE_PATH,
+                    "Value is not a PHC string "
+                    "$pbkdf2-<digest>$i=..,l=..$salt$hash");
+    for (size_t k = 7; k < p.len[0]; k++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789-", p.field[0][k]))
+            return fail(e, "NOT_PASSED", VALUE_PATH,
+                        "PBKDF2 digest name is not a digest name");
+    size_t i = p.n == 4 ? 2 : 1;
+    int unknown = 0;
+    long iter =
+        p.n == 4 ? phc_param(p.field[1], p.len[1], 'i', "il", &unknown) : -1;
+    long keylen =
+        p.n == 4 ? phc_param(p.field[1], p.len[1], 'l', "il", &unknown) : -1;
+    if (iter == -2 || keylen == -2 || unknown)
+        return fail(e, "NOT_PASSED", VALUE_PATH,
+                    "PBKDF2 parameters are not i=..,l=.. with positive "
+                    "numbers");
+    long salt = base64_span(p.field[i], p.len[i], PHC_B64);
+    long hash = base64_span(p.field[i + 1], p.len[i + 1], PHC_B64);
+    if (salt < 1 || hash < 1)
+        return fail(e, "NOT_PASSED", VALUE_PATH,
+                    "PBKDF2 salt or hash is not base64");
+    if (hash != (keylen > 0 ? keylen : 64))
+        return fail(e, "NOT_PASSED", VALUE_PATH,
+                    "PBKDF2 hash length does not match l (default 64)");
+    return 0;
+}
+
+/* {SCHEME}base64: the digest size of the scheme, more with a salt. */
+static int ldap_value(const char *v, verr_t *e)
+{
+    static const struct {
+        const char *scheme;
+        size_t bytes;
+        int salted;
+    } schemes[] = { { "{MD5}", 16, 0 },    { "{SMD5}", 16, 1 },
+                    { "{SHA}", 20, 0 },    { "{SSHA}", 20, 1 },
+                    { "{SHA256}", 32, 0 }, { "{SSHA256}", 32, 1 },
+                    { "{SHA384}", 48, 0 }, { "{SSHA384}", 48, 1 },
+                    { "{SHA512}", 64, 0 }, { "{SSHA512}", 64, 1 } };
+
+    for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++) {
+        size_t sl = strlen(schemes[i].scheme);
+        if (strncasecmp(v, schemes[i].scheme, sl) != 0)
+            continue;
+        long bytes = base64_bytes(v + sl);
+        if (bytes < 0)
+            return fail(e, "NOT_PASSED", VALUE_PATH,
+                        "LDAP value is not base64 after its scheme");
+        if (schemes[i].salted ? (size_t)bytes <= schemes[i].bytes
+                              : (size_t)bytes != schemes[i].bytes)
+            return fail(e, "NOT_PASSED", VALUE_PATH,
+                        "LDAP value length does not match its scheme");
+        return 0;
+    }
+    return 0;
+}
+
+/* key.value and salt.value against their own encodings. */
+static int part_encoding(const json_t *part, const char *path, verr_t *e)
+{
+    const char *value = json_string_value(json_object_get(part, "value"));
+    const char *enc = json_string_value(json_object_get(part, "encoding"));
+    if (!value || !enc)
+        return 0;
+    return encoding_fits(value, enc, 0, path, e);
+}
+
+/* Per algorithm: the value against its declared form. */
+static int value_fits(const json_t *cph, const char *algo, const char *value,
+                      verr_t *e)
+{
+    const json_t *hash = json_object_get(cph, "hash");
+    const char *enc = json_string_value(json_object_get(hash, "encoding"));
+    if (strcmp(algo, "argon2") == 0)
+        return argon2_phc(value, e);
+    if (strcmp(algo, "pbkdf2") == 0)
+        return pbkdf2_phc(value, e);
+    if (strcmp(algo, "ldap") == 0)
+        return ldap_value(value, e);
+    if (strcmp(algo, "hmac") == 0 &&
+        part_encoding(json_object_get(hash, "key"),
+                      "custom_password_hash.hash.key.value", e) < 0)
+        return -1;
+    if (!enc)
+        return 0;
+    size_t want =
+        digest_bytes(strcmp(algo, "hmac") == 0
+                         ? json_string_value(json_object_get(hash, "digest"))
+                         : algo);
+    json_int_t keylen = int_value(json_object_get(cph, "keylen"));
+    if (strcmp(algo, "scrypt") == 0)
+        want = keylen > 0 ? (size_t)keylen : 0;
+    return encoding_fits(value, enc, want, VALUE_PATH, e);
+}
+
 int validate_hash_encoding(const json_t *cph, char *path, size_t path_size,
                            char *msg, size_t msg_size)
 {
@@ -675,19 +901,16 @@ int validate_hash_encoding(const json_t *cph, char *path, size_t path_size,
     const char *algo = json_string_value(json_object_get(cph, "algorithm"));
     const json_t *hash = json_object_get(cph, "hash");
     const char *value = json_string_value(json_object_get(hash, "value"));
-    const char *enc = json_string_value(json_object_get(hash, "encoding"));
     const json_t *salt = json_object_get(cph, "salt");
     if (json_is_object(salt) && !json_object_get(salt, "position"))
         return fail(&e, "NOT_PASSED", "custom_password_hash.salt.position",
                     "Salt position must be stated, not left to the default");
-    if (!algo || !value || !enc ||
-        (strcmp(enc, "hex") != 0 && strcmp(enc, "base64") != 0))
+    if (json_is_object(salt) &&
+        part_encoding(salt, "custom_password_hash.salt.value", &e) < 0)
+        return -1;
+    if (!algo || !value)
         return 0;
-    size_t want = digest_bytes(algo);
-    json_int_t keylen = json_integer_value(json_object_get(cph, "keylen"));
-    if (strcmp(algo, "scrypt") == 0 && keylen > 0)
-        want = (size_t)keylen;
-    return encoding_fits(value, enc, want, &e);
+    return value_fits(cph, algo, value, &e);
 }
 
 /* ---- mfa_factors ---- */

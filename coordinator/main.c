@@ -1,5 +1,6 @@
 /* a0migrate: the operator's command. Parses the command line and the
  * environment into a run configuration and hands over to run.c. */
+#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 
 #include "export.h"
 #include "log.h"
+#include "planner.h"
 #include "run.h"
 #include "util.h"
 
@@ -23,15 +25,25 @@ static void usage(FILE *out)
         "       a0migrate version\n"
         "\n"
         "run options:\n"
-        "  --input FILE            source export: NDJSON, NDJSON.gz or JSON "
-        "array\n"
-        "  --hashes FILE           support-ticket password-hash NDJSON\n"
+        "  --input FILE            source export: NDJSON, JSON array or CSV,\n"
+        "                          plain or gzip\n"
+        "  --hashes FILE           password-hash file from Auth0 support\n"
         "  --run-id ID             name of the run (default: from the input)\n"
         "  --redis URL             redis://HOST:PORT[/DB] (A0_REDIS_URL)\n"
         "  --bind ENDPOINT         ROUTER endpoint (default "
         "tcp://127.0.0.1:*)\n"
         "  --local-workers N       start N workers on this host\n"
         "  --target-connection N   import everyone into connection N\n"
+        "  --connection-map S=T    import users of source connection S into\n"
+        "                          target connection T (repeatable; wins over\n"
+        "                          --target-connection; default: same name)\n"
+        "  --connection-map-file F one S=T per line (# comments)\n"
+        "  --rewrite-metadata-keys rewrite metadata keys holding '.' or '$'\n"
+        "                          ('_' instead) and reserved app_metadata\n"
+        "                          keys (prefix src_), each one logged,\n"
+        "                          instead of refusing the user\n"
+        "  --expect-hashes         fail (exit 2) before anything is sent when\n"
+        "                          a database user has no password hash\n"
         "  --batch-users N         users per import job (default 1000)\n"
         "  --max-request-bytes N   request bound (default 512000, Auth0's;\n"
         "                          larger batches are split on 413)\n"
@@ -43,8 +55,8 @@ static void usage(FILE *out)
         "  --liveness N            missed heartbeats before death (5)\n"
         "  --reconcile-wait-ms N   wait before re-submitting an ambiguous\n"
         "                          batch (default 600000)\n"
-        "  --dry-run               plan and classify only; no Redis, no "
-        "target\n"
+        "  --dry-run               plan and classify only, no Redis; prints\n"
+        "                          one line per record and a summary\n"
         "\n"
         "target tenant: A0_TARGET_DOMAIN, A0_TARGET_CLIENT_ID,\n"
         "A0_TARGET_CLIENT_SECRET (or A0_TARGET_CLIENT_SECRET_FILE), and\n"
@@ -98,6 +110,10 @@ enum {
     OPT_JSON,
     OPT_OUT,
     OPT_CONN,
+    OPT_CMAP,
+    OPT_CMAP_FILE,
+    OPT_REWRITE,
+    OPT_EXPECT_HASHES,
 };
 
 static const struct option run_opts[] = {
@@ -122,6 +138,10 @@ static const struct option run_opts[] = {
     { "json", no_argument, NULL, OPT_JSON },
     { "out", required_argument, NULL, OPT_OUT },
     { "connection", required_argument, NULL, OPT_CONN },
+    { "connection-map", required_argument, NULL, OPT_CMAP },
+    { "connection-map-file", required_argument, NULL, OPT_CMAP_FILE },
+    { "rewrite-metadata-keys", no_argument, NULL, OPT_REWRITE },
+    { "expect-hashes", no_argument, NULL, OPT_EXPECT_HASHES },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -175,6 +195,49 @@ static void defaults(run_cfg_t *c)
 
 static const char *export_out;
 static const char *export_connection;
+
+/* --connection-map entries, from flags and files, in the order given. */
+static char **cmap;
+static size_t cmap_n;
+
+static int cmap_add(const char *entry, const char *where)
+{
+    if (planner_map_entry_ok(entry) != 0) {
+        fprintf(stderr,
+                "a0migrate: %s: connection map entry must be "
+                "SOURCE=TARGET\n",
+                where);
+        return -1;
+    }
+    cmap = xrealloc(cmap, (cmap_n + 1) * sizeof *cmap);
+    cmap[cmap_n++] = xstrdup(entry);
+    return 0;
+}
+
+/* Reads SOURCE=TARGET lines; blank lines and # comments are skipped. */
+static int cmap_file(const char *path)
+{
+    size_t len;
+    char *text = util_read_file(path, 1 << 20, &len);
+    if (!text) {
+        fprintf(stderr, "a0migrate: cannot read %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    int rc = 0, line = 0;
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l && rc == 0;
+         l = strtok_r(NULL, "\n", &save)) {
+        line++;
+        l[strcspn(l, "\r")] = '\0';
+        if (*l && *l != '#') {
+            char *where = xasprintf("%s:%d", path, line);
+            rc = cmap_add(l, where);
+            free(where);
+        }
+    }
+    free(text);
+    return rc;
+}
 
 static int parse_run(int argc, char **argv, run_cfg_t *c, int *json)
 {
@@ -246,6 +309,20 @@ static int parse_run(int argc, char **argv, run_cfg_t *c, int *json)
         case OPT_CONN:
             export_connection = optarg;
             break;
+        case OPT_CMAP:
+            if (cmap_add(optarg, "--connection-map") != 0)
+                return -1;
+            break;
+        case OPT_CMAP_FILE:
+            if (cmap_file(optarg) != 0)
+                return -1;
+            break;
+        case OPT_REWRITE:
+            c->rewrite_metadata_keys = 1;
+            break;
+        case OPT_EXPECT_HASHES:
+            c->expect_hashes = 1;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -258,6 +335,8 @@ static int parse_run(int argc, char **argv, run_cfg_t *c, int *json)
         fprintf(stderr, "a0migrate: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
+    c->connection_map = (const char *const *)cmap;
+    c->connection_map_n = cmap_n;
     return 0;
 }
 
@@ -312,6 +391,9 @@ int main(int argc, char **argv)
     c.worker_bin = worker;
     int rc = run_main(&c);
     free(worker);
+    for (size_t i = 0; i < cmap_n; i++)
+        free(cmap[i]);
+    free(cmap);
     if (secret) {
         memset(secret, 0, strlen(secret));
         free(secret);

@@ -1,8 +1,11 @@
-/* planner: the streaming front half of a run. Owns the reader, the
- * password-hash index, one packer per target connection and the sets used
- * to catch duplicate ids, e-mails and usernames across the whole input.
- * Sealed batches are numbered in the order they are sealed, which depends
- * only on the input, so a resumed run rebuilds identical batches. */
+/* planner: the streaming front half of a run. Owns the reader (and the
+ * indexed document each record is read into), the password-hash index,
+ * one packer and one set of username rules per target connection, and the
+ * key set (keyset.h) that catches duplicate ids, e-mails and usernames
+ * across the whole input, the one part that grows with the input: about
+ * 100 bytes per user. Sealed batches are numbered in the order they are
+ * sealed, which depends only on the input, so a resumed run rebuilds
+ * identical batches. */
 #include "planner.h"
 
 #include <czmq.h>
@@ -11,22 +14,28 @@
 #include <string.h>
 
 #include "hashes.h"
+#include "keyset.h"
 #include "reader.h"
+#include "shape.h"
 #include "transform.h"
 #include "util.h"
 
 typedef struct {
     char *name;
-    const char *id;
+    const char *id; /* NULL: no such connection in the target */
+    int not_database;
+    xf_rules_t rules;
     pack_t *pack;
 } target_t;
 
 struct planner_t {
     planner_cfg_t cfg;
     reader_t *reader;
+    jdoc_t *doc;
     hashes_t *hashes;
     zlistx_t *targets; /* target_t, in order of first use */
-    zhashx_t *seen;    /* "kind\x1fvalue" -> first source id */
+    keyset_t *seen;    /* "kind\x1fscope\x1fvalue" keys and who claimed them */
+    buf_t key;         /* the key being claimed */
     zlistx_t *ready;   /* planned_t sealed but not handed out */
     planner_counts_t counts;
     int64_t next_number;
@@ -54,6 +63,8 @@ planner_t *planner_new(const planner_cfg_t *cfg, char **err)
         planner_destroy(&self);
         return NULL;
     }
+    reader_expect(self->reader, SHAPE_EXPORT | SHAPE_DISPLAY);
+    self->doc = jdoc_new();
     if (cfg->hashes) {
         self->hashes = hashes_load(cfg->hashes, err);
         if (!self->hashes) {
@@ -63,8 +74,7 @@ planner_t *planner_new(const planner_cfg_t *cfg, char **err)
     }
     self->targets = zlistx_new();
     zlistx_set_destructor(self->targets, target_free);
-    self->seen = zhashx_new();
-    zhashx_set_destructor(self->seen, (zhashx_destructor_fn *)zstr_free);
+    self->seen = keyset_new();
     self->ready = zlistx_new();
     self->next_number = 1;
     return self;
@@ -76,9 +86,11 @@ void planner_destroy(planner_t **p)
         return;
     planner_t *self = *p;
     reader_destroy(&self->reader);
+    jdoc_destroy(&self->doc);
     hashes_destroy(&self->hashes);
     zlistx_destroy(&self->targets);
-    zhashx_destroy(&self->seen);
+    keyset_destroy(&self->seen);
+    buf_free(&self->key);
     if (self->ready) {
         planned_t *pl;
         while ((pl = zlistx_detach(self->ready, NULL)))
@@ -115,6 +127,49 @@ size_t planner_hashes_unused(const planner_t *self)
     return self->hashes ? hashes_unused(self->hashes) : 0;
 }
 
+size_t planner_hashes_rows(const planner_t *self)
+{
+    return self->hashes ? hashes_count(self->hashes) : 0;
+}
+
+/* A positive integer member, or dflt. */
+static int int_or(const json_t *obj, const char *key, int dflt)
+{
+    json_int_t v = json_integer_value(json_object_get(obj, key));
+    return json_is_integer(json_object_get(obj, key)) && v > 0 && v <= 100000
+               ? (int)v
+               : dflt;
+}
+
+const char *planner_connection_facts(const json_t *conn, xf_rules_t *rules,
+                                     int *not_database)
+{
+    const char *id = json_string_value(json_object_get(conn, "id"));
+    const char *strategy = json_string_value(json_object_get(conn, "strategy"));
+    const json_t *opts = json_object_get(conn, "options");
+    const json_t *user =
+        json_object_get(json_object_get(opts, "validation"), "username");
+    *not_database = id && strategy && strcmp(strategy, "auth0") != 0;
+    rules->requires_username =
+        json_is_true(json_object_get(opts, "requires_username"));
+    rules->username_min = int_or(user, "min", rules->username_min);
+    rules->username_max = int_or(user, "max", rules->username_max);
+    return id && *id ? id : NULL;
+}
+
+int planner_map_entry_ok(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    return eq && eq != entry && eq[1] ? 0 : -1;
+}
+
+static void warn(planner_t *self, const char *uid, const char *text)
+{
+    self->counts.warnings++;
+    if (self->cfg.warn)
+        self->cfg.warn(self->cfg.arg, uid, text);
+}
+
 static void local(planner_t *self, const char *uid, const char *value)
 {
     if (self->cfg.local)
@@ -130,7 +185,12 @@ static target_t *target_for(planner_t *self, const char *name)
     }
     t = xcalloc(1, sizeof *t);
     t->name = xstrdup(name);
-    t->id = self->cfg.resolve ? self->cfg.resolve(self->cfg.arg, name) : "";
+    t->rules.requires_username = 0;
+    t->rules.username_min = XF_USERNAME_MIN_DEFAULT;
+    t->rules.username_max = XF_USERNAME_MAX_DEFAULT;
+    t->id = self->cfg.resolve ? self->cfg.resolve(self->cfg.arg, name,
+                                                  &t->rules, &t->not_database)
+                              : "";
     t->pack = pack_new(self->cfg.max_bytes, self->cfg.max_users);
     zlistx_add_end(self->targets, t);
     return t;
@@ -155,12 +215,13 @@ static const char *claim_key(planner_t *self, const char *kind,
                              const char *scope, const char *value,
                              const char *uid)
 {
-    char *key = xasprintf("%s\x1f%s\x1f%s", kind, scope, value);
-    const char *prev = zhashx_lookup(self->seen, key);
-    if (!prev)
-        zhashx_insert(self->seen, key, xstrdup(uid));
-    free(key);
-    return prev;
+    buf_reset(&self->key);
+    buf_puts(&self->key, kind);
+    buf_append(&self->key, "\x1f", 1);
+    buf_puts(&self->key, scope);
+    buf_append(&self->key, "\x1f", 1);
+    buf_puts(&self->key, value);
+    return keyset_claim(self->seen, self->key.data, self->key.len, uid);
 }
 
 /* Returns 1 (and reports the duplicate) when u clashes with an earlier
@@ -174,8 +235,8 @@ static int is_duplicate(planner_t *self, const xf_user_t *u, const char *uid,
         prev = claim_key(self, "email", conn, u->email_key, uid);
         what = "email";
     }
-    if (!prev && u->username) {
-        prev = claim_key(self, "username", conn, u->username, uid);
+    if (!prev && u->username_key) {
+        prev = claim_key(self, "username", conn, u->username_key, uid);
         what = "username";
     }
     if (!prev)
@@ -187,28 +248,59 @@ static int is_duplicate(planner_t *self, const xf_user_t *u, const char *uid,
     return 1;
 }
 
-static void place(planner_t *self, const xf_user_t *u, const char *uid)
+/* The target connection name for a user's source connection. */
+static const char *target_name(const planner_t *self, const char *source)
 {
-    const char *name = self->cfg.target_connection ? self->cfg.target_connection
-                                                   : u->connection;
-    if (!name || !*name)
-        name = "Username-Password-Authentication";
-    target_t *t = target_for(self, name);
-    if (!t->id) {
-        char *v = xasprintf("invalid|no target connection named %s|"
-                            "identities[0].connection",
-                            name);
-        local(self, uid, v);
-        free(v);
-        self->counts.invalid++;
-        return;
+    for (size_t i = 0; source && i < self->cfg.connection_map_n; i++) {
+        const char *e = self->cfg.connection_map[i];
+        size_t n = strcspn(e, "=");
+        if (strlen(source) == n && strncmp(e, source, n) == 0)
+            return e + n + 1;
     }
-    if (is_duplicate(self, u, uid, name))
+    if (self->cfg.target_connection)
+        return self->cfg.target_connection;
+    return source && *source ? source : "Username-Password-Authentication";
+}
+
+static void local_invalid(planner_t *self, const char *uid, const char *why,
+                          const char *path)
+{
+    char *v = xasprintf("invalid|%s|%s", why, path);
+    local(self, uid, v);
+    free(v);
+    self->counts.invalid++;
+}
+
+/* Whether the target can take u; classifies it when not. */
+static int target_ok(planner_t *self, target_t *t, xf_user_t *u,
+                     const char *uid)
+{
+    char why[256];
+    if (!t->id || t->not_database) {
+        snprintf(why, sizeof why,
+                 t->id ? "target connection %s is not a database connection"
+                       : "no target connection named %s",
+                 t->name);
+        local_invalid(self, uid, why, "identities[0].connection");
+        return 0;
+    }
+    if (transform_apply_rules(u, &t->rules) < 0) {
+        local_invalid(self, uid, u->reason, u->path);
+        return 0;
+    }
+    return 1;
+}
+
+static void place(planner_t *self, xf_user_t *u, const char *uid)
+{
+    target_t *t = target_for(self, target_name(self, u->connection));
+    if (!target_ok(self, t, u, uid) || is_duplicate(self, u, uid, t->name))
         return;
-    int rc = pack_add(t->pack, uid, u->json, u->json_len);
+    unsigned flags = u->has_password ? 0 : PACK_FLAG_NO_PASSWORD;
+    int rc = pack_add_flags(t->pack, uid, u->json, u->json_len, flags);
     if (rc == 1) {
         seal(self, t);
-        rc = pack_add(t->pack, uid, u->json, u->json_len);
+        rc = pack_add_flags(t->pack, uid, u->json, u->json_len, flags);
     }
     if (rc != 0) {
         local(self, uid, "invalid|record larger than any batch can hold|");
@@ -218,6 +310,11 @@ static void place(planner_t *self, const xf_user_t *u, const char *uid)
     self->counts.import++;
     if (u->has_password)
         self->counts.with_password++;
+    else
+        self->counts.without_password++;
+    self->counts.rewritten += u->rewritten;
+    if (u->warning[0])
+        warn(self, uid, u->warning);
 }
 
 static void classify(planner_t *self, const xf_user_t *u, const char *uid)
@@ -236,8 +333,7 @@ static void classify(planner_t *self, const xf_user_t *u, const char *uid)
  * fatal read error, 1 otherwise. */
 static int step(planner_t *self)
 {
-    json_t *rec = NULL;
-    int rc = reader_next(self->reader, &rec);
+    int rc = reader_next_doc(self->reader, self->doc);
     if (rc == READER_EOF)
         return 0;
     if (rc == READER_FATAL) {
@@ -255,11 +351,9 @@ static int step(planner_t *self)
         self->counts.invalid++;
         return 1;
     }
-    xf_opts_t opts = { self->hashes };
+    xf_opts_t opts = { self->hashes, self->cfg.rewrite_metadata_keys };
     xf_user_t u;
-    memset(&u, 0, sizeof u);
-    transform_user(rec, &opts, &u);
-    json_decref(rec);
+    transform_doc(self->doc, &opts, &u);
     const char *uid = u.source_id ? u.source_id : lineid;
     if (u.kind == XF_IMPORT)
         place(self, &u, uid);
@@ -267,6 +361,28 @@ static int step(planner_t *self)
         classify(self, &u, uid);
     xf_user_clear(&u);
     return 1;
+}
+
+int planner_survey(const planner_cfg_t *cfg, planner_counts_t *counts,
+                   size_t *hashes_rows, size_t *hashes_unused, char **err)
+{
+    planner_cfg_t c = *cfg;
+    c.local = NULL;
+    c.warn = NULL;
+    planner_t *p = planner_new(&c, err);
+    if (!p)
+        return -1;
+    planned_t *pl;
+    while ((pl = planner_next(p)))
+        planned_destroy(&pl);
+    int rc = p->errstr[0] ? -1 : 0;
+    if (rc < 0)
+        *err = xstrdup(p->errstr);
+    *counts = p->counts;
+    *hashes_rows = planner_hashes_rows(p);
+    *hashes_unused = planner_hashes_unused(p);
+    planner_destroy(&p);
+    return rc;
 }
 
 planned_t *planner_next(planner_t *self)
@@ -304,6 +420,10 @@ static planned_t *half(const planned_t *pl, json_t *arr, size_t from, size_t to,
     b->users_json = json_dumps(part, JSON_COMPACT);
     b->users_len = strlen(b->users_json);
     json_decref(part);
+    if (pl->batch->flags) {
+        b->flags = xcalloc(b->nusers, 1);
+        memcpy(b->flags, pl->batch->flags + from, b->nusers);
+    }
     c->batch = b;
     return c;
 }

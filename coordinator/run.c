@@ -45,6 +45,7 @@ typedef struct {
     char state[32];
     char job_id[64];
     worker_t *worker;      /* holder, or NULL when queued */
+    int64_t assigned_ms;   /* when the holder got it */
     int64_t not_before_ms; /* earliest next dispatch */
 } flight_t;
 
@@ -58,13 +59,14 @@ typedef struct {
     zhashx_t *workers;  /* worker id -> worker_t */
     zhashx_t *flights;  /* batch number (string) -> flight_t */
     zlistx_t *queue;    /* flight_t waiting for a worker */
-    zhashx_t *conn_ids; /* connection name -> id */
+    zhashx_t *conn_ids; /* connection name -> its json_t, {} if none */
     int planned_all;
     int64_t epoch;
     char lock_value[40];
     int64_t next_heartbeat_ms;
     int64_t next_lock_ms;
     int64_t next_progress_ms;
+    int64_t next_sweep_ms;
     buf_t local_buf; /* pending local outcome pairs, NUL-separated */
     zlistx_t *local_pairs;
     pid_t *children;
@@ -160,47 +162,80 @@ static void on_local(void *arg, const char *uid, const char *value)
         flush_local(r);
 }
 
-static const char *on_resolve(void *arg, const char *name)
+/* The target's connection object named name, or an empty object when it
+ * has none (or the lookup failed, which is fatal). */
+static json_t *fetch_connection(run_t *r, const char *name)
+{
+    auth0_resp_t resp;
+    memset(&resp, 0, sizeof resp);
+    auth0_err_t e = auth0_get_connections(r->target, name, &resp);
+    json_t *arr = NULL, *found = NULL;
+    if (e == AUTH0_OK && resp.status == 200)
+        arr = json_loadb(resp.body, resp.body_len, 0, NULL);
+    size_t i;
+    json_t *c;
+    json_array_foreach(arr, i, c)
+    {
+        const char *n = json_string_value(json_object_get(c, "name"));
+        if (n && strcmp(n, name) == 0 && !found)
+            found = json_incref(c);
+    }
+    if (e != AUTH0_OK || resp.status != 200) {
+        log_error(M, "resolving connection %s: %s", name, resp.errstr);
+        r->fatal = EXIT_CANNOT;
+    }
+    json_decref(arr);
+    auth0_resp_clear(&resp);
+    return found ? found : json_object();
+}
+
+static void conn_free(void **p)
+{
+    json_decref(*p);
+    *p = NULL;
+}
+
+/* Connections are looked up once by name; a dry run without a target
+ * assumes a database connection with Auth0's default settings. */
+static void on_warn(void *arg, const char *uid, const char *text)
 {
     run_t *r = arg;
-    const char *id = zhashx_lookup(r->conn_ids, name);
-    if (id)
-        return *id ? id : NULL;
-    char *found = xstrdup("");
-    if (!r->target) {
-        free(found);
-        found = xstrdup("con_dryrun0000000000");
-    } else {
-        auth0_resp_t resp;
-        memset(&resp, 0, sizeof resp);
-        auth0_err_t e = auth0_get_connections(r->target, name, &resp);
-        json_t *arr = NULL;
-        if (e == AUTH0_OK && resp.status == 200)
-            arr = json_loadb(resp.body, resp.body_len, 0, NULL);
-        size_t i;
-        json_t *c;
-        json_array_foreach(arr, i, c)
-        {
-            const char *n = json_string_value(json_object_get(c, "name"));
-            const char *cid = json_string_value(json_object_get(c, "id"));
-            if (n && cid && strcmp(n, name) == 0) {
-                free(found);
-                found = xstrdup(cid);
-            }
-        }
-        if (e != AUTH0_OK || resp.status != 200) {
-            log_error(M, "resolving connection %s: %s", name, resp.errstr);
-            r->fatal = EXIT_CANNOT;
-        }
-        json_decref(arr);
-        auth0_resp_clear(&resp);
+    if (r->cfg->dry_run)
+        printf("%s\twarning|%s\n", uid, text);
+    else
+        log_warn(M, "%s: %s", uid, text);
+}
+
+static const char *on_resolve(void *arg, const char *name, xf_rules_t *rules,
+                              int *not_database)
+{
+    run_t *r = arg;
+    json_t *conn = zhashx_lookup(r->conn_ids, name);
+    if (!conn) {
+        conn = r->target ? fetch_connection(r, name)
+                         : json_pack("{s:s,s:s}", "id", "con_dryrun0000000000",
+                                     "strategy", "auth0");
+        zhashx_insert(r->conn_ids, name, conn);
     }
-    zhashx_insert(r->conn_ids, name, found);
-    const char *kept = zhashx_lookup(r->conn_ids, name);
-    return *kept ? kept : NULL;
+    return planner_connection_facts(conn, rules, not_database);
 }
 
 /* ---- setup ---- */
+
+/* FNV-1a of the connection map entries, so a long map fits the settings. */
+static uint64_t map_digest(const run_cfg_t *cfg)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < cfg->connection_map_n; i++) {
+        const char *p = cfg->connection_map[i];
+        size_t n = strlen(p) + 1; /* the NUL separates entries */
+        for (size_t k = 0; k < n; k++) {
+            h ^= (unsigned char)p[k];
+            h *= 1099511628211ULL;
+        }
+    }
+    return h;
+}
 
 /* Derives the checksums and the settings that shape the plan; a resumed
  * run must match them exactly. */
@@ -219,9 +254,11 @@ static int plan_identity(const run_cfg_t *cfg, char *input_sum,
     }
     snprintf(settings, n,
              "batch_users=%zu;max_request_bytes=%zu;"
-             "target_connection=%s",
+             "target_connection=%s;connection_map=%016llx;"
+             "rewrite_metadata_keys=%d",
              cfg->batch_users, cfg->max_request_bytes,
-             cfg->target_connection ? cfg->target_connection : "(by name)");
+             cfg->target_connection ? cfg->target_connection : "(by name)",
+             (unsigned long long)map_digest(cfg), cfg->rewrite_metadata_keys);
     return 0;
 }
 
@@ -464,6 +501,36 @@ static void poison_users(run_t *r, const planned_t *pl, const char *why)
 
 static void admit(run_t *r, planned_t *pl);
 
+/* Users imported without a password hash are flagged in a0m:{R}:flags
+ * (they will have to reset it). Idempotent. */
+static void record_flags(run_t *r, const planned_t *pl)
+{
+    const batch_t *b = pl->batch;
+    if (!b->flags)
+        return;
+    char *key = store_key(r->run_id, "flags");
+    const char **argv = xcalloc(2 * b->nusers + 2, sizeof(char *));
+    size_t *lens = xcalloc(2 * b->nusers + 2, sizeof(size_t));
+    int argc = 0;
+    argv[argc++] = "HSET";
+    argv[argc++] = key;
+    for (size_t i = 0; i < b->nusers; i++) {
+        if (b->flags[i] & PACK_FLAG_NO_PASSWORD) {
+            argv[argc++] = b->source_ids[i];
+            argv[argc++] = "no_password";
+        }
+    }
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *rep =
+        argc > 2 ? store_command(r->store, argc, argv, lens) : NULL;
+    if (rep)
+        freeReplyObject(rep);
+    free(argv);
+    free(lens);
+    free(key);
+}
+
 /* A batch that was split earlier is replaced by its children. */
 static void admit_children(run_t *r, planned_t *pl, const char *children)
 {
@@ -484,9 +551,21 @@ static void admit_children(run_t *r, planned_t *pl, const char *children)
 }
 
 /* Registers one sealed batch; queues it unless it is already finished. */
+/* The dry run's line for each user placed in a batch. */
+static void print_placed(const planned_t *pl)
+{
+    const batch_t *b = pl->batch;
+    for (size_t i = 0; i < b->nusers; i++)
+        printf("%s\timport|%s%s\n", b->source_ids[i], pl->connection,
+               b->flags && (b->flags[i] & PACK_FLAG_NO_PASSWORD)
+                   ? "|no_password"
+                   : "");
+}
+
 static void admit(run_t *r, planned_t *pl)
 {
     if (r->cfg->dry_run) {
+        print_placed(pl);
         planned_destroy(&pl);
         return;
     }
@@ -511,6 +590,7 @@ static void admit(run_t *r, planned_t *pl)
         admit_children(r, pl, job_id);
         return;
     }
+    record_flags(r, pl);
     flight_t *f = xcalloc(1, sizeof *f);
     f->plan = pl;
     snprintf(f->state, sizeof f->state, "%s", state);
@@ -587,6 +667,7 @@ static void assign(run_t *r, flight_t *f, worker_t *w, const store_claim_t *c)
     f->token = c->token;
     snprintf(f->state, sizeof f->state, "%s", c->state);
     f->worker = w;
+    f->assigned_ms = util_mono_ms();
     w->credit--;
     send_to(r, w, &m);
     log_debug(M, "batch %lld -> worker %s (token %lld, %s)",
@@ -703,6 +784,31 @@ static void worker_gone(run_t *r, worker_t *w, const char *why)
     zhashx_delete(r->workers, w->id);
 }
 
+static int holds(const proto_msg_t *m, int64_t batch)
+{
+    for (size_t i = 0; i < m->nheld; i++) {
+        if (m->held[i] == batch)
+            return 1;
+    }
+    return 0;
+}
+
+/* A worker announcing itself again no longer holds what it does not list
+ * (its DONE or FAIL may have been lost): look at Redis and go on from
+ * there. */
+static void recheck_unheld(run_t *r, worker_t *w, const proto_msg_t *m)
+{
+    zlistx_t *back = zlistx_new();
+    for (flight_t *f = zhashx_first(r->flights); f;
+         f = zhashx_next(r->flights)) {
+        if (f->worker == w && !holds(m, f->plan->number))
+            zlistx_add_end(back, f);
+    }
+    for (flight_t *f = zlistx_first(back); f; f = zlistx_next(back))
+        take_back(r, f, r->cfg->max_attempts, "not held by its worker", 0);
+    zlistx_destroy(&back);
+}
+
 static void on_ready(run_t *r, zframe_t *routing, proto_msg_t *m)
 {
     worker_t *w = zhashx_lookup(r->workers, m->worker_id);
@@ -723,9 +829,12 @@ static void on_ready(run_t *r, zframe_t *routing, proto_msg_t *m)
     w->last_seen_ms = util_mono_ms();
     for (size_t i = 0; i < m->nheld; i++) {
         flight_t *f = flight_of(r, m->held[i]);
-        if (f && !f->worker)
+        if (f && !f->worker) {
             f->worker = w;
+            f->assigned_ms = util_mono_ms();
+        }
     }
+    recheck_unheld(r, w, m);
 }
 
 static void on_done(run_t *r, worker_t *w, proto_msg_t *m)
@@ -890,6 +999,50 @@ static void progress(run_t *r)
              zlistx_size(r->queue), zhashx_size(r->workers));
 }
 
+/* Batches held longer than a lease are looked up in Redis: a worker's
+ * DONE can be lost on the way, and a stuck worker's lease runs out. */
+static void sweep(run_t *r)
+{
+    int64_t now = util_mono_ms();
+    zlistx_t *done = zlistx_new();
+    zlistx_t *back = zlistx_new();
+    for (flight_t *f = zhashx_first(r->flights); f;
+         f = zhashx_next(r->flights)) {
+        if (!f->worker || now - f->assigned_ms < r->cfg->lease_ms)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "batch:%lld", (long long)f->plan->number);
+        char *key = store_key(r->run_id, name);
+        redisReply *rep = store_commandf(r->store, "HMGET %s state token", key);
+        free(key);
+        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+            !rep->element[0]->str) {
+            if (rep)
+                freeReplyObject(rep);
+            continue;
+        }
+        const char *st = rep->element[0]->str;
+        if (!strcmp(st, "DONE") || !strcmp(st, "POISON") ||
+            !strcmp(st, "SPLIT"))
+            zlistx_add_end(done, f);
+        else if (atoll(rep->element[1]->str ? rep->element[1]->str : "0") !=
+                 f->token)
+            zlistx_add_end(back, f);
+        else
+            f->assigned_ms = now; /* still its holder's; look again later */
+        freeReplyObject(rep);
+    }
+    for (flight_t *f = zlistx_first(done); f; f = zlistx_next(done)) {
+        if (f->worker)
+            f->worker->credit++;
+        forget(r, f);
+    }
+    for (flight_t *f = zlistx_first(back); f; f = zlistx_next(back))
+        take_back(r, f, r->cfg->max_attempts, "lease lost", 0);
+    zlistx_destroy(&done);
+    zlistx_destroy(&back);
+}
+
 static void tick(run_t *r)
 {
     int64_t now = util_mono_ms();
@@ -900,6 +1053,10 @@ static void tick(run_t *r)
     if (now >= r->next_lock_ms) {
         renew_lock(r);
         r->next_lock_ms = now + 5000;
+    }
+    if (now >= r->next_sweep_ms) {
+        sweep(r);
+        r->next_sweep_ms = now + 5000;
     }
     if (now >= r->next_progress_ms) {
         progress(r);
@@ -951,6 +1108,13 @@ static json_t *read_stats(store_t *store, const char *run_id)
             o, rep->element[i]->str,
             json_integer(strtoll(rep->element[i + 1]->str, NULL, 10)));
     freeReplyObject(rep);
+    key = store_key(run_id, "flags");
+    rep = store_commandf(store, "HLEN %s", key);
+    free(key);
+    if (rep && rep->type == REDIS_REPLY_INTEGER && json_object_size(o))
+        json_object_set_new(o, "no_password", json_integer(rep->integer));
+    if (rep)
+        freeReplyObject(rep);
     return o;
 }
 
@@ -973,6 +1137,9 @@ static int print_summary(json_t *o, const char *run_id, int json)
         for (int i = 0; outcome_names[i]; i++)
             printf("  %-10s %10lld\n", outcome_names[i],
                    (long long)stat_of(o, outcome_names[i]));
+        printf("  %-10s %10lld (users flagged: imported without a "
+               "password hash)\n",
+               "no_password", (long long)stat_of(o, "no_password"));
         printf("  %-10s %10lld (%lld done, %lld poison)\n", "batches",
                (long long)stat_of(o, "batches"),
                (long long)stat_of(o, "batches_done"),
@@ -1009,16 +1176,37 @@ static void print_dry_run(run_t *r)
 {
     const planner_counts_t *c = planner_counts(r->planner);
     printf("dry run of %s\n", r->cfg->input);
-    printf("  %-14s %10zu\n", "records", c->records);
-    printf("  %-14s %10zu\n", "to import", c->import);
-    printf("  %-14s %10zu\n", "with password", c->with_password);
-    printf("  %-14s %10zu\n", "invalid", c->invalid);
-    printf("  %-14s %10zu\n", "duplicate", c->duplicate);
-    printf("  %-14s %10zu\n", "deferred", c->deferred);
-    printf("  %-14s %10zu\n", "batches", c->batches);
-    if (r->cfg->hashes)
-        printf("  %-14s %10zu\n", "unused hashes",
+    printf("  %-24s %10zu\n", "records", c->records);
+    printf("  %-24s %10zu\n", "to import", c->import);
+    printf("  %-24s %10zu\n", "  with a password hash", c->with_password);
+    printf("  %-24s %10zu\n", "  without (no_password)", c->without_password);
+    printf("  %-24s %10zu\n", "invalid", c->invalid);
+    printf("  %-24s %10zu\n", "duplicate", c->duplicate);
+    printf("  %-24s %10zu\n", "deferred", c->deferred);
+    printf("  %-24s %10zu\n", "warnings", c->warnings);
+    if (r->cfg->rewrite_metadata_keys)
+        printf("  %-24s %10zu\n", "metadata keys rewritten", c->rewritten);
+    printf("  %-24s %10zu\n", "batches", c->batches);
+    if (r->cfg->hashes) {
+        printf("  %-24s %10zu\n", "hash rows", planner_hashes_rows(r->planner));
+        printf("  %-24s %10zu\n", "  matching no user",
                planner_hashes_unused(r->planner));
+    }
+}
+
+/* With --expect-hashes, database users that would be imported without a
+ * hash can never get one later: refuse to go on. */
+static int hashes_missing(const run_cfg_t *cfg, size_t without)
+{
+    if (!cfg->expect_hashes || without == 0)
+        return 0;
+    log_error(M,
+              "%zu database users have no password hash but --expect-hashes "
+              "was given: a hash can only be set on a user's first import, "
+              "so nothing is sent (see the hash file, or drop the flag to "
+              "import them with no_password)",
+              without);
+    return -1;
 }
 
 /* ---- the run ---- */
@@ -1044,22 +1232,35 @@ static int open_target(run_t *r)
     return r->target ? 0 : -1;
 }
 
-static int open_planner(run_t *r)
+static void planner_config(run_t *r, planner_cfg_t *pc)
 {
     const run_cfg_t *c = r->cfg;
-    planner_cfg_t pc;
-    memset(&pc, 0, sizeof pc);
-    pc.input = c->input;
-    pc.hashes = c->hashes;
-    pc.target_connection = c->target_connection;
+    memset(pc, 0, sizeof *pc);
+    pc->input = c->input;
+    pc->hashes = c->hashes;
+    pc->target_connection = c->target_connection;
+    pc->connection_map = c->connection_map;
+    pc->connection_map_n = c->connection_map_n;
+    pc->rewrite_metadata_keys = c->rewrite_metadata_keys;
+    pc->warn = on_warn;
     /* The users file gets what the request bound leaves after the other
      * parts, for the longest external id we send. */
     size_t overhead = auth0_import_overhead("con_0000000000000000", 120);
-    pc.max_bytes = c->max_request_bytes - overhead;
-    pc.max_users = c->batch_users;
-    pc.resolve = on_resolve;
-    pc.local = on_local;
-    pc.arg = r;
+    pc->max_bytes = c->max_request_bytes - overhead;
+    pc->max_users = c->batch_users;
+    pc->resolve = on_resolve;
+    pc->local = on_local;
+    pc->arg = r;
+}
+
+static int open_planner(run_t *r)
+{
+    planner_cfg_t pc;
+    planner_config(r, &pc);
+    if (pc.rewrite_metadata_keys)
+        log_info(M, "metadata keys: '.' and '$' become '_', reserved "
+                    "app_metadata keys get the prefix src_ "
+                    "(--rewrite-metadata-keys)");
     char *err = NULL;
     r->planner = planner_new(&pc, &err);
     if (!r->planner) {
@@ -1068,6 +1269,27 @@ static int open_planner(run_t *r)
         return -1;
     }
     return 0;
+}
+
+/* --expect-hashes on a real run: one pass over the input before anything
+ * is written or sent. */
+static int survey_hashes(run_t *r)
+{
+    planner_cfg_t pc;
+    planner_config(r, &pc);
+    planner_counts_t c;
+    size_t rows = 0, unused = 0;
+    char *err = NULL;
+    if (planner_survey(&pc, &c, &rows, &unused, &err) != 0) {
+        log_error(M, "%s", err);
+        free(err);
+        return -1;
+    }
+    log_info(M,
+             "password hashes: %zu users with one, %zu without, %zu of %zu "
+             "hash rows matching no user",
+             c.with_password, c.without_password, unused, rows);
+    return hashes_missing(r->cfg, c.without_password);
 }
 
 static int open_store(run_t *r, const char *input_sum, const char *hashes_sum,
@@ -1089,7 +1311,8 @@ static int open_store(run_t *r, const char *input_sum, const char *hashes_sum,
     }
     if (take_lock(r) != 0)
         return -1;
-    return check_meta(r, input_sum, hashes_sum, settings);
+    /* Changed inputs or settings are the operator's error, not Redis's. */
+    return check_meta(r, input_sum, hashes_sum, settings) != 0 ? -2 : 0;
 }
 
 static int open_router(run_t *r, char *endpoint, size_t n)
@@ -1138,7 +1361,7 @@ static void run_init(run_t *r, const run_cfg_t *cfg)
     zhashx_set_destructor(r->flights, flight_free);
     r->queue = zlistx_new();
     r->conn_ids = zhashx_new();
-    zhashx_set_destructor(r->conn_ids, (zhashx_destructor_fn *)zstr_free);
+    zhashx_set_destructor(r->conn_ids, conn_free);
     r->local_pairs = zlistx_new();
     zlistx_set_destructor(r->local_pairs, (zlistx_destructor_fn *)zstr_free);
 }
@@ -1147,6 +1370,9 @@ static int finish(run_t *r)
 {
     if (r->cfg->dry_run) {
         print_dry_run(r);
+        if (hashes_missing(r->cfg,
+                           planner_counts(r->planner)->without_password))
+            return EXIT_USAGE;
         return EXIT_ALL_DONE;
     }
     if (stop_requested) {
@@ -1181,10 +1407,19 @@ int run_main(const run_cfg_t *cfg)
     zsys_handler_set(NULL);
 
     int rc = EXIT_CANNOT;
+    int opened = 0;
     if (open_target(&r) != 0)
         goto out;
-    if (!cfg->dry_run && open_store(&r, input_sum, hashes_sum, settings))
+    if (!cfg->dry_run && cfg->expect_hashes && survey_hashes(&r) != 0) {
+        rc = r.fatal ? r.fatal : EXIT_USAGE;
         goto out;
+    }
+    if (!cfg->dry_run)
+        opened = open_store(&r, input_sum, hashes_sum, settings);
+    if (opened != 0) {
+        rc = opened == -2 ? EXIT_USAGE : EXIT_CANNOT;
+        goto out;
+    }
     if (open_planner(&r) != 0) {
         rc = EXIT_USAGE;
         goto out;

@@ -18,7 +18,11 @@ typedef struct {
     const char *redis_url;
     const char *bind; /* ROUTER endpoint */
     const char *target_connection;
-    const char *worker_bin; /* for --local-workers */
+    const char *const *connection_map; /* "SOURCE=TARGET" entries */
+    size_t connection_map_n;
+    int rewrite_metadata_keys; /* '.'/'$' to '_', reserved keys to src_ */
+    int expect_hashes;         /* database users without a hash: exit 2 */
+    const char *worker_bin;    /* for --local-workers */
     int local_workers;
     int dry_run;
     size_t batch_users;

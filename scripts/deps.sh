@@ -7,7 +7,7 @@ pkgs=(build-essential cmake pkg-config git ca-certificates curl jq
       libczmq-dev libzmq3-dev libcurl4-openssl-dev libmsgpack-dev
       libhiredis-dev libjansson-dev zlib1g-dev libmicrohttpd-dev
       libcrypt-dev libcmocka-dev redis-server iproute2 python3
-      python3-jsonschema clang-format)
+      python3-jsonschema clang-format clang libclang-rt-14-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,7 +2,8 @@
 # The whole test suite: installs what is missing, builds with warnings as
 # errors, runs every test (unit and integration), then rebuilds with
 # AddressSanitizer and UndefinedBehaviorSanitizer and runs them all again.
-# A0_TEST_QUICK=1 skips the sanitizer pass.
+# then runs each libFuzzer target for A0_FUZZ_SECONDS (default 60).
+# A0_TEST_QUICK=1 skips the sanitizer and fuzzing passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -25,4 +26,6 @@ if [ "${A0_TEST_QUICK:-0}" != 1 ]; then
     # Long scenario tests run once, in the normal build.
     run_suite build-asan "-LE slow" -DA0_SANITIZE=address,undefined \
         -DCMAKE_BUILD_TYPE=Debug
+    echo "== fuzz"
+    tests/fuzz/run.sh "${A0_FUZZ_SECONDS:-60}"
 fi

@@ -519,8 +519,18 @@ static step_t begin(exec_t *x)
         return s;
     char now[32];
     snprintf(now, sizeof now, "%lld", (long long)util_wall_ms());
-    const char *f[] = { "intent_at", now };
-    return move(x, "LEASED", "SUBMITTING", f, 2);
+    /* Recorded so that whoever ends up polling this job classifies the
+     * users it reports as existing the same way. */
+    const char *f[] = { "intent_at", now, "resubmit", x->resubmit ? "1" : "0" };
+    return move(x, "LEASED", "SUBMITTING", f, 4);
+}
+
+/* Adopting a job another worker posted: was that POST a resubmission? */
+static void adopt(exec_t *x)
+{
+    char *flag = batch_field(x, "resubmit");
+    x->resubmit = (flag && strcmp(flag, "1") == 0) || x->m->attempt > 1;
+    free(flag);
 }
 
 static step_t run_batch(exec_t *x, char *why, size_t whylen, int64_t *inserted,
@@ -540,6 +550,7 @@ static step_t run_batch(exec_t *x, char *why, size_t whylen, int64_t *inserted,
     if (x->m->job_id && x->m->job_id[0]) {
         snprintf(job_id, sizeof job_id, "%s", x->m->job_id);
         int64_t wait;
+        adopt(x);
         /* The job holds one of Auth0's slots: keep it counted. */
         store_sem_acquire(x->store, x->meta.tenant, x->holder,
                           x->meta.job_slots + 1, x->meta.lease_ms, &wait);
@@ -627,12 +638,18 @@ static void actor(zsock_t *pipe, void *arg)
     exec_t x;
     memset(&x, 0, sizeof x);
     x.cfg = arg;
+    /* Ready at once: the worker must not hang on a Redis that is down. */
+    zsock_signal(pipe, 0);
     char *err = NULL;
+    int said = 0;
     while (!(x.store = store_new(x.cfg->redis_url, &err))) {
-        log_warn(M, "%s; retrying", err);
+        if (!said++)
+            log_warn(M, "%s; retrying", err);
         free(err);
         err = NULL;
-        util_sleep_ms(1000);
+        if (*x.cfg->stopping)
+            return;
+        util_sleep_ms(500);
     }
     auth0_cfg_t ac;
     memset(&ac, 0, sizeof ac);
@@ -642,7 +659,6 @@ static void actor(zsock_t *pipe, void *arg)
     ac.client_secret = x.cfg->target_client_secret;
     x.api = auth0_new(&ac);
     auth0_set_gate(x.api, gate, pause_farm, &x);
-    zsock_signal(pipe, 0);
     for (;;) {
         zmsg_t *msg = zmsg_recv(pipe);
         if (!msg)

@@ -92,6 +92,10 @@ static void connect_dealer(worker_t *w)
     w->dealer = zsock_new(ZMQ_DEALER);
     zsock_set_linger(w->dealer, 1000);
     zsock_set_immediate(w->dealer, 1);
+    /* With no coordinator connected a send would block for good; drop the
+     * message instead: everything that matters is in Redis, and READY
+     * tells a coordinator what this worker holds. */
+    zsock_set_sndtimeo(w->dealer, 200);
     zsock_set_reconnect_ivl_max(w->dealer, 5000);
     zsock_set_maxmsgsize(w->dealer, PROTO_MAX_BODY + 65536);
     zsock_connect(w->dealer, "%s", w->endpoint);

@@ -22,6 +22,7 @@
 #include "hashes.h"
 #include "pack.h"
 #include "reader.h"
+#include "shape.h"
 #include "transform.h"
 #include "util.h"
 
@@ -178,10 +179,10 @@ static void count_user(pack_t *p, const xf_user_t *u, tally_t *t)
 static int stream(reader_t *r, const hashes_t *h, tally_t *t)
 {
     pack_t *p = pack_new(BENCH_MAX_BYTES, BENCH_MAX_USERS);
-    xf_opts_t opts = { h };
-    json_t *rec;
+    xf_opts_t opts = { h, 0 };
+    jdoc_t *doc = jdoc_new();
     int rc;
-    while ((rc = reader_next(r, &rec)) != READER_EOF) {
+    while ((rc = reader_next_doc(r, doc)) != READER_EOF) {
         if (rc == READER_FATAL)
             break;
         t->records++;
@@ -190,13 +191,13 @@ static int stream(reader_t *r, const hashes_t *h, tally_t *t)
             continue;
         }
         xf_user_t u;
-        transform_user(rec, &opts, &u);
+        transform_doc(doc, &opts, &u);
         count_user(p, &u, t);
         xf_user_clear(&u);
-        json_decref(rec);
     }
     take_batch(p, t);
     pack_destroy(&p);
+    jdoc_destroy(&doc);
     return rc == READER_FATAL ? -1 : 0;
 }
 
@@ -223,6 +224,8 @@ static int cmd_run(const char *in, const char *hashes)
     int64_t t0 = util_mono_ms();
     hashes_t *h = hashes ? hashes_load(hashes, &err) : NULL;
     reader_t *r = h || !hashes ? reader_new(in, 0, &err) : NULL;
+    if (r)
+        reader_expect(r, SHAPE_EXPORT | SHAPE_DISPLAY);
     if (!r) {
         fprintf(stderr, "bench_pipeline: %s\n", err ? err : "failed");
         free(err);

@@ -62,4 +62,14 @@ check "resume rebuilt the split and posted nothing" "$jobs" \
     "$(curl -sf "$TARGET_URL/__sim/counters" | jq -r .jobs.created)"
 check "resume still counts everyone imported" 2400 "$(stats imported)"
 
+set +e
+"$A0_BIN/coordinator/a0migrate" run --input "$input" --run-id split \
+    --max-request-bytes 1000000 --batch-users 500 >/dev/null \
+    2>"$A0_TMP/changed.log"
+changed=$?
+set -e
+check "a resume with other plan settings is refused" 2 "$changed"
+check "the refusal names the settings" yes \
+    "$(grep -q 'other inputs or settings' "$A0_TMP/changed.log" && echo yes || echo no)"
+
 a0_finish

@@ -295,6 +295,52 @@ static void test_shared_sample(void **state)
     free(path);
 }
 
+/* The wrong file given as the hash file is refused by its kind. */
+static void test_wrong_kind_of_file(void **state)
+{
+    (void)state;
+    expect_load_error("{\"user_id\":\"auth0|1\",\"email\":\"u1@x.test\"}\n", 1,
+                      "this is a Management API export; expected a support "
+                      "password-hash file (_id.$oid, passwordHash)");
+    expect_load_error("{\"Id\":\"auth0|1\"}\n", 1,
+                      "this is a extension/Dashboard export (display column "
+                      "names); expected a support password-hash file "
+                      "(_id.$oid, passwordHash)");
+    char *hash = fake_hash('q');
+    char *good = row("5f0000000000000000000001", NULL, hash);
+    char *doc = xasprintf("%s{\"user_id\":\"auth0|2\"}\n", good);
+    expect_load_error(doc, 2,
+                      "this is a Management API export; expected a support "
+                      "password-hash file (_id.$oid, passwordHash)");
+    free(doc);
+    free(good);
+    free(hash);
+}
+
+/* Escaped ids and hashes are indexed decoded; a row's ids share storage
+ * with its hash and all survive many rows. */
+static void test_escaped_values(void **state)
+{
+    (void)state;
+    char *hash = fake_hash('e');
+    char *doc = xasprintf("{\"_id\":{\"$oid\":\"5f\\u0030\"},\"alt_id\":"
+                          "\"a\\u007cb\",\"passwordHash\":\"%s\"}\n",
+                          hash);
+    char *path = write_file("esc.ndjson", doc);
+    char *err = NULL;
+    hashes_t *h = hashes_load(path, &err);
+    assert_non_null(h);
+    assert_string_equal(hashes_find(h, "auth0|5f0"), hash);
+    assert_string_equal(hashes_find(h, "a|b"), hash);
+    assert_null(hashes_find(h, "5f\\u0030"));
+    assert_int_equal(hashes_count(h), 1);
+    assert_int_equal(hashes_unused(h), 0);
+    hashes_destroy(&h);
+    free(path);
+    free(doc);
+    free(hash);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +350,8 @@ int main(void)
         cmocka_unit_test(test_empty_file),
         cmocka_unit_test(test_many_rows),
         cmocka_unit_test(test_shared_sample),
+        cmocka_unit_test(test_wrong_kind_of_file),
+        cmocka_unit_test(test_escaped_values),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

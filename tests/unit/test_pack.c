@@ -193,6 +193,28 @@ static void test_deterministic(void **state)
     free(c);
 }
 
+/* Flags travel with their users into the sealed batch. */
+static void test_flags(void **state)
+{
+    (void)state;
+    pack_t *p = pack_new(100, 2);
+    assert_int_equal(pack_add_flags(p, "a", "{}", 2, PACK_FLAG_NO_PASSWORD), 0);
+    assert_int_equal(pack_add(p, "b", "{}", 2), 0);
+    assert_int_equal(pack_add_flags(p, "c", "{}", 2, PACK_FLAG_NO_PASSWORD), 1);
+    batch_t *b = pack_take(p);
+    assert_int_equal(b->nusers, 2);
+    assert_non_null(b->flags);
+    assert_int_equal(b->flags[0], PACK_FLAG_NO_PASSWORD);
+    assert_int_equal(b->flags[1], 0);
+    batch_destroy(&b);
+    assert_int_equal(pack_add_flags(p, "c", "{}", 2, PACK_FLAG_NO_PASSWORD), 0);
+    b = pack_take(p);
+    assert_string_equal(b->source_ids[0], "c");
+    assert_int_equal(b->flags[0], PACK_FLAG_NO_PASSWORD);
+    batch_destroy(&b);
+    pack_destroy(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_user_too_large),
         cmocka_unit_test(test_import_request_cap),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

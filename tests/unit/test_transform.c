@@ -59,7 +59,7 @@ static void run(const char *src, const hashes_t *h, xf_user_t *u)
     json_t *j = json_loads(src, 0, &je);
     if (!j)
         fail_msg("bad test JSON: %s: %s", src, je.text);
-    xf_opts_t opts = { h };
+    xf_opts_t opts = { h, 0 };
     assert_int_equal(transform_user(j, &opts, u), 0);
     json_decref(j);
 }
@@ -263,7 +263,7 @@ static void test_not_an_object(void **state)
     (void)state;
     xf_user_t u;
     json_t *arr = json_array();
-    xf_opts_t opts = { NULL };
+    xf_opts_t opts = { NULL, 0 };
     transform_user(arr, &opts, &u);
     assert_int_equal(u.kind, XF_INVALID);
     assert_string_equal(u.reason, "record is not a JSON object");
@@ -456,8 +456,8 @@ static void test_email_rules(void **state)
         free(src);
     }
     static const char *const good[] = { "u1@ex\xC3\xA4mple.test",
-                                        "\xC3\xBC"
-                                        "1@example.test",
+                                        ("\xC3\xBC"
+                                         "1@example.test"),
                                         "u1@xn--exmple-cua.test" };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         char *src = xasprintf("{" ID ",\"email\":\"%s\"}", good[i]);
@@ -885,6 +885,244 @@ static void test_dropped_list_is_bounded(void **state)
     buf_free(&b);
 }
 
+/* ---- the indexed path copies source bytes ---- */
+
+static void run_doc(const char *src, const xf_opts_t *opts, xf_user_t *u)
+{
+    jdoc_t *d = jdoc_new();
+    if (jdoc_parse(d, src, strlen(src)) < 0)
+        fail_msg("bad test JSON: %s: %s", src, jdoc_error(d));
+    assert_int_equal(transform_doc(d, opts, u), 0);
+    jdoc_destroy(&d);
+}
+
+static void expect_valid_import(const xf_user_t *u, const char *want)
+{
+    if (u->kind != XF_IMPORT)
+        fail_msg("kind %d, path '%s': %s", u->kind, u->path, u->reason);
+    assert_string_equal(u->json, want);
+    json_t *j = json_loads(u->json, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(validate_import_user(j, NULL, 0, NULL, 0, NULL, 0), 0);
+    json_decref(j);
+}
+
+static void test_source_bytes_are_kept(void **state)
+{
+    (void)state;
+    xf_user_t u;
+    /* Spacing and escapes inside kept values stay as written; an escaped
+     * user id is re-encoded after its prefix is removed. */
+    run_doc("{ \"user_id\" : \"auth0|a\\u0062c\", \"email\" : "
+            "\"u1@example.test\", \"name\": \"J\\u00e9r\\u00f4me \\\"J\\\"\","
+            " \"user_metadata\" : { \"k\" : [1, 2.50, {\"z\": null}] } }",
+            NULL, &u);
+    expect_valid_import(&u, "{\"email\":\"u1@example.test\",\"email_verified\""
+                            ":false,\"user_id\":\"abc\",\"name\":\"J\\u00e9r"
+                            "\\u00f4me \\\"J\\\"\",\"user_metadata\":{ \"k\" "
+                            ": [1, 2.50, {\"z\": null}] }}");
+    assert_string_equal(u.source_id, "auth0|abc");
+    xf_user_clear(&u);
+
+    /* An escaped key is still recognised. */
+    run_doc("{\"user_id\":\"auth0|x\",\"em\\u0061il\":\"u1@example.test\","
+            "\"nick\\u006eame\":\"n\"}",
+            NULL, &u);
+    expect_valid_import(&u, OUT_HEAD "\"user_id\":\"x\",\"nickname\":\"n\"}");
+    assert_string_equal(u.dropped, "");
+    xf_user_clear(&u);
+}
+
+/* ---- metadata rewriting ---- */
+
+static void test_rewrite_metadata_keys(void **state)
+{
+    (void)state;
+    xf_opts_t opts = { NULL, 1 };
+    xf_user_t u;
+    run_doc("{" ID "," EM ",\"app_metadata\":{\"clientID\":\"c\",\"plan\":1,"
+            "\"x\":{\"clientID\":2}},\"user_metadata\":{\"a.b\":1,\"l\":"
+            "[{\"$d\":[true]}],\"ok\":\"v.w$\"}}",
+            &opts, &u);
+    expect_valid_import(&u, OUT_HEAD "\"user_id\":\"abc\",\"app_metadata\":"
+                                     "{\"src_clientID\":\"c\",\"plan\":1,"
+                                     "\"x\":{\"clientID\":2}},"
+                                     "\"user_metadata\":{\"a_b\":1,\"l\":"
+                                     "[{\"_d\":[true]}],\"ok\":\"v.w$\"}}");
+    assert_int_equal(u.rewritten, 3);
+    assert_string_equal(u.warning, "metadata keys rewritten: 3 (first at "
+                                   "app_metadata.clientID)");
+    xf_user_clear(&u);
+
+    /* Without the option the same record is refused at the first key. */
+    run_doc("{" ID "," EM ",\"user_metadata\":{\"a.b\":1}}", NULL, &u);
+    assert_int_equal(u.kind, XF_INVALID);
+    assert_string_equal(u.path, "user_metadata.a.b");
+    assert_int_equal(u.rewritten, 0);
+    xf_user_clear(&u);
+
+    /* A rewrite may not merge two keys. */
+    run_doc("{" ID "," EM ",\"user_metadata\":{\"p\":{\"a.b\":1,\"a_b\":2}}}",
+            &opts, &u);
+    assert_int_equal(u.kind, XF_INVALID);
+    assert_string_equal(u.path, "user_metadata.p.a_b");
+    assert_string_equal(u.reason, "metadata key rewritten to a name the "
+                                  "object already has");
+    assert_null(u.json);
+    xf_user_clear(&u);
+    run_doc("{" ID "," EM ",\"app_metadata\":{\"src_email\":1,\"email\":2}}",
+            &opts, &u);
+    assert_int_equal(u.kind, XF_INVALID);
+    assert_string_equal(u.path, "app_metadata.email");
+    xf_user_clear(&u);
+
+    /* A clean record is copied untouched and nothing is counted. */
+    run_doc("{" ID "," EM ",\"user_metadata\":{\"a\":1}}", &opts, &u);
+    expect_valid_import(&u, OUT_HEAD "\"user_id\":\"abc\",\"user_metadata\":"
+                                     "{\"a\":1}}");
+    assert_int_equal(u.rewritten, 0);
+    assert_string_equal(u.warning, "");
+    xf_user_clear(&u);
+}
+
+/* ---- target connection rules ---- */
+
+static void test_username_rules(void **state)
+{
+    (void)state;
+    const xf_rules_t strict = { 1, 3, 8 };
+    const xf_rules_t loose = { 0, XF_USERNAME_MIN_DEFAULT,
+                               XF_USERNAME_MAX_DEFAULT };
+    xf_user_t u;
+    run("{" ID "," EM "}", NULL, &u);
+    assert_int_equal(transform_apply_rules(&u, &loose), 0);
+    assert_int_equal(u.kind, XF_IMPORT);
+    assert_int_equal(transform_apply_rules(&u, &strict), -1);
+    assert_int_equal(u.kind, XF_INVALID);
+    assert_string_equal(u.path, "username");
+    assert_string_equal(u.reason, "the target connection requires a username "
+                                  "and the record has none");
+    assert_null(u.json);
+    assert_int_equal(u.json_len, 0);
+    xf_user_clear(&u);
+
+    run("{" ID "," EM ",\"username\":\"ab\"}", NULL, &u);
+    assert_int_equal(transform_apply_rules(&u, &strict), -1);
+    assert_string_equal(u.reason, "username is 2 characters; the target "
+                                  "connection allows 3 to 8");
+    xf_user_clear(&u);
+    run("{" ID "," EM ",\"username\":\"abcdefghijklmnop\"}", NULL, &u);
+    assert_int_equal(transform_apply_rules(&u, &loose), -1);
+    assert_string_equal(u.reason, "username is 16 characters; the target "
+                                  "connection allows 1 to 15");
+    xf_user_clear(&u);
+    run("{" ID "," EM ",\"username\":\"abc\"}", NULL, &u);
+    assert_int_equal(transform_apply_rules(&u, &strict), 0);
+    assert_int_equal(u.kind, XF_IMPORT);
+    assert_int_equal(transform_apply_rules(&u, NULL), 0);
+    xf_user_clear(&u);
+    /* Only importable users are judged. */
+    run("{\"user_id\":\"github|1\"," EM "}", NULL, &u);
+    assert_int_equal(transform_apply_rules(&u, &strict), 0);
+    assert_int_equal(u.kind, XF_DEFERRED);
+    xf_user_clear(&u);
+}
+
+/* ---- case folding of e-mails and usernames ---- */
+
+static void test_case_folding(void **state)
+{
+    (void)state;
+    static const char *const pairs[][2] = {
+        { "Jane.DOE@Example.TEST", "jane.doe@example.test" },
+        { "\xC3\x84\xC3\x96\xC3\x9C@x.test",
+          "\xC3\xA4\xC3\xB6\xC3\xBC@x.test" },
+        { "\xC3\x97\xC3\x9F", "\xC3\x97\xC3\x9F" }, /* U+00D7, U+00DF */
+        { "\xC4\x80\xC4\xB9\xC5\xB8", "\xC4\x81\xC4\xBA\xC3\xBF" }, /* Ā Ĺ Ÿ */
+        { "\xC4\xB0", "\xC4\xB0" },                 /* U+0130 kept */
+        { "\xCE\x91\xCE\xA3", "\xCE\xB1\xCF\x83" }, /* Α Σ */
+        { "\xD0\x96\xD0\x81", "\xD0\xB6\xD1\x91" }, /* Ж Ё */
+        { "\xE2\x84\xAA", "\xE2\x84\xAA" },         /* 3-byte kept */
+        { "\xC3", "\xC3" },                         /* cut short */
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        char *f = transform_fold(pairs[i][0], strlen(pairs[i][0]));
+        assert_string_equal(f, pairs[i][1]);
+        free(f);
+    }
+    xf_user_t u;
+    run("{" ID ",\"email\":\"\xC3\x84NN@Example.test\",\"username\":\"BoB\"}",
+        NULL, &u);
+    assert_string_equal(u.email_key, "\xC3\xA4nn@example.test");
+    assert_string_equal(u.username_key, "bob");
+    xf_user_clear(&u);
+}
+
+/* Record-borne custom hashes go through the plausibility checks. */
+static void test_custom_hash_plausibility(void **state)
+{
+    (void)state;
+    expect_invalid("{" ID "," EM ",\"custom_password_hash\":{\"algorithm\":"
+                   "\"pbkdf2\",\"hash\":{\"value\":\"$pbkdf2-sha256$i=1000,"
+                   "l=32$c2FsdA$aGFzaA\"}}}",
+                   "custom_password_hash.hash.value",
+                   "custom_password_hash: PBKDF2 hash length does not match l "
+                   "(default 64)");
+    expect_invalid("{" ID "," EM ",\"custom_password_hash\":{\"algorithm\":"
+                   "\"argon2\",\"hash\":{\"value\":\"$argon2id$v=19$m=1,t=1"
+                   "$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2g\"}}}",
+                   "custom_password_hash.hash.value",
+                   "custom_password_hash: Argon2 parameters are not "
+                   "m=..,t=..,p=.. with positive numbers");
+}
+
+/* argon2 and pbkdf2 PHC strings, from the record or the hash file, go to
+ * custom_password_hash once plausible. */
+static void test_phc_hashes(void **state)
+{
+    (void)state;
+#define ARGON2                                                          \
+    "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$ThGV3wIN5Z4" \
+    "NZaM6QnnxGD565OXZgOMJ+LVa3/LmHD4"
+#define PBKDF2                                                     \
+    "$pbkdf2-sha256$i=1000,l=32$c2FsdA$ThGV3wIN5Z4NZaM6QnnxGD565O" \
+    "XZgOMJ+LVa3/LmHD4"
+    xf_user_t u;
+    expect_import_h("{" ID "," EM ",\"password_hash\":\"" PBKDF2 "\"}", NULL,
+                    OUT_HEAD "\"user_id\":\"abc\",\"custom_password_hash\":"
+                             "{\"algorithm\":\"pbkdf2\",\"hash\":{\"value\":"
+                             "\"" PBKDF2 "\",\"encoding\":\"utf8\"}}}",
+                    &u);
+    assert_int_equal(u.has_password, 1);
+    assert_int_equal(u.custom_hash, 1);
+    xf_user_clear(&u);
+
+    char *path = xasprintf("%s/phc.ndjson", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"_id\":{\"$oid\":\"p1\"},\"passwordHash\":\"" ARGON2 "\"}\n"
+          "{\"_id\":{\"$oid\":\"p2\"},\"passwordHash\":\"$argon2id$v=19$"
+          "m=1$c2FsdA$aGFzaA\"}\n",
+          f);
+    assert_int_equal(fclose(f), 0);
+    hashes_t *h = hashes_load(path, NULL);
+    assert_non_null(h);
+    expect_import_h("{\"user_id\":\"auth0|p1\"," EM "}", h,
+                    OUT_HEAD "\"user_id\":\"p1\",\"custom_password_hash\":"
+                             "{\"algorithm\":\"argon2\",\"hash\":{\"value\":"
+                             "\"" ARGON2 "\",\"encoding\":\"utf8\"}}}",
+                    &u);
+    assert_int_equal(u.custom_hash, 1);
+    xf_user_clear(&u);
+    expect_invalid_h("{\"user_id\":\"auth0|p2\"," EM "}", h, "password_hash",
+                     "unsupported password hash format: Argon2 parameters "
+                     "are not m=..,t=..,p=.. with positive numbers");
+    hashes_destroy(&h);
+    free(path);
+#undef ARGON2
+#undef PBKDF2
+}
+
 /* ---- the shared sample export ---- */
 
 typedef struct {
@@ -1029,7 +1267,7 @@ static void test_shared_sample_export(void **state)
     json_t *rec;
     while (reader_next(r, &rec) == READER_RECORD) {
         assert_true(n < sizeof sample / sizeof *sample);
-        xf_opts_t opts = { h };
+        xf_opts_t opts = { h, 0 };
         xf_user_t u;
         transform_user(rec, &opts, &u);
         assert_string_equal(u.source_id, sample[n].id);
@@ -1089,6 +1327,12 @@ int main(void)
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_large_profiles),
         cmocka_unit_test(test_dropped_list_is_bounded),
+        cmocka_unit_test(test_source_bytes_are_kept),
+        cmocka_unit_test(test_rewrite_metadata_keys),
+        cmocka_unit_test(test_username_rules),
+        cmocka_unit_test(test_case_folding),
+        cmocka_unit_test(test_custom_hash_plausibility),
+        cmocka_unit_test(test_phc_hashes),
         cmocka_unit_test(test_shared_sample_export),
         cmocka_unit_test(test_shared_sample_duplicates),
     };

@@ -234,6 +234,20 @@ static void test_custom_password_hash_algorithms(void **state)
         { C("{\"algorithm\":\"scrypt\",\"hash\":{\"value\":\"00\"},"
             "\"keylen\":64,\"cost\":1000}"),
           "NOT_PASSED", "custom_password_hash.cost" },
+        /* JSON Schema counts a number without a fraction as an integer
+         * (the differential check found 64.0 refused). */
+        { C("{\"algorithm\":\"scrypt\",\"hash\":{\"value\":\"00\"},"
+            "\"keylen\":64.0,\"cost\":1.6384e4,\"blockSize\":8.0}"),
+          NULL, NULL },
+        { C("{\"algorithm\":\"scrypt\",\"hash\":{\"value\":\"00\"},"
+            "\"keylen\":64.5}"),
+          "INVALID_TYPE", "custom_password_hash.keylen" },
+        { C("{\"algorithm\":\"scrypt\",\"hash\":{\"value\":\"00\"},"
+            "\"keylen\":8,\"cost\":1000.0}"),
+          "NOT_PASSED", "custom_password_hash.cost" },
+        { C("{\"algorithm\":\"scrypt\",\"hash\":{\"value\":\"00\"},"
+            "\"keylen\":0.0}"),
+          "MINIMUM", "custom_password_hash.keylen" },
     };
     run_cases(cases, sizeof cases / sizeof *cases);
 }
@@ -315,8 +329,8 @@ static void test_email_format(void **state)
         "a@x.123",
         "a@x_y.test",
         "a@[192.0.2.1]",
-        "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12345"
-        "@example.test",
+        ("abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12345"
+         "@example.test"),
     };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
         if (validate_email_format(good[i]) != 0)
@@ -384,6 +398,104 @@ typedef struct {
     int ok;
     const char *path;
 } enc_case_t;
+
+#define VP     "custom_password_hash.hash.value"
+#define SALT16 "c2FsdHNhbHRzYWx0c2FsdA"
+#define H32    "ThGV3wIN5Z4NZaM6QnnxGD565OXZgOMJ+LVa3/LmHD4"
+#define H64                                                     \
+    "Vg1+RWvyZpP/EI5DHBG64p+KamURb/ItXJ2SI9Cn+0pLb+erAnYnsGTbV" \
+    "scQf+9sIIWicaHZzeM8wTFDf0naNw"
+#define ARGON(v) "{\"algorithm\":\"argon2\",\"hash\":{\"value\":\"" v "\"}}"
+#define PBKDF(v) "{\"algorithm\":\"pbkdf2\",\"hash\":{\"value\":\"" v "\"}}"
+#define LDAP(v)  "{\"algorithm\":\"ldap\",\"hash\":{\"value\":\"" v "\"}}"
+#define HMAC(v, enc, extra)                            \
+    "{\"algorithm\":\"hmac\",\"hash\":{\"value\":\"" v \
+    "\",\"encoding\":\"" enc "\",\"digest\":\"sha256\",\"key\":{" extra "}}}"
+
+typedef struct {
+    const char *cph;
+    const char *path; /* NULL: plausible */
+    const char *msg;
+} plaus_case_t;
+
+/* PHC strings of argon2 and pbkdf2, LDAP values, hmac digests and keys,
+ * salts: each value must be able to be what it claims. */
+static void test_hash_plausibility(void **state)
+{
+    (void)state;
+
+    static const plaus_case_t cases[] = {
+        { ARGON("$argon2id$v=19$m=65536,t=2,p=1$" SALT16 "$" H32), NULL, NULL },
+        { ARGON("$argon2i$m=4096,t=3,p=1$" SALT16 "$" H32), NULL, NULL },
+        { ARGON("$argon2id$v=19$m=65536,t=2,p=1$" SALT16), VP,
+          "Value is not a PHC string $argon2id$v=19$m=..,t=..,p=..$salt$hash" },
+        { ARGON("$argon2x$v=19$m=65536,t=2,p=1$" SALT16 "$" H32), VP,
+          "Argon2 variant is not argon2i, argon2d or argon2id" },
+        { ARGON("$argon2id$v=18$m=65536,t=2,p=1$" SALT16 "$" H32), VP,
+          "Argon2 version is not v=16 or v=19" },
+        { ARGON("$argon2id$v=19$m=65536,t=2$" SALT16 "$" H32), VP,
+          "Argon2 parameters are not m=..,t=..,p=.. with positive numbers" },
+        { ARGON("$argon2id$v=19$m=65536,t=0,p=1$" SALT16 "$" H32), VP,
+          "Argon2 parameters are not m=..,t=..,p=.. with positive numbers" },
+        { ARGON("$argon2id$v=19$m=65536,t=2,p=1,x=4$" SALT16 "$" H32), VP,
+          "Argon2 parameters are not m=..,t=..,p=.. with positive numbers" },
+        { ARGON("$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$" H32), VP,
+          "Argon2 salt or hash is not base64 of a plausible size" },
+        { ARGON("$argon2id$v=19$m=65536,t=2,p=1$" SALT16 "$***"), VP,
+          "Argon2 salt or hash is not base64 of a plausible size" },
+        { PBKDF("$pbkdf2-sha512$i=100000,l=64$" SALT16 "$" H64), NULL, NULL },
+        { PBKDF("$pbkdf2-sha256$i=1000,l=32$" SALT16 "$" H32), NULL, NULL },
+        { PBKDF("$pbkdf2-sha512$" SALT16 "$" H64), NULL, NULL },
+        { PBKDF("$pbkdf2-sha256$i=1000,l=32$" SALT16 "$" H64), VP,
+          "PBKDF2 hash length does not match l (default 64)" },
+        { PBKDF("$pbkdf2-sha256$" SALT16 "$" H32), VP,
+          "PBKDF2 hash length does not match l (default 64)" },
+        { PBKDF("$pbkdf2-sha256$i=x,l=32$" SALT16 "$" H32), VP,
+          "PBKDF2 parameters are not i=..,l=.. with positive numbers" },
+        { PBKDF("$pbkdf2-SHA256$i=1000,l=32$" SALT16 "$" H32), VP,
+          "PBKDF2 digest name is not a digest name" },
+        { PBKDF("$pbkdf2$i=1000,l=32$" SALT16 "$" H32), VP,
+          "Value is not a PHC string $pbkdf2-<digest>$i=..,l=..$salt$hash" },
+        { PBKDF("$pbkdf2-sha256$i=1000,l=32$" SALT16 "$" H32 "$x"), VP,
+          "Value is not a PHC string $pbkdf2-<digest>$i=..,l=..$salt$hash" },
+        { LDAP("{SSHA}K/qCHdTzr1rftXNEV4Ob7XsySBlzYWx0"), NULL, NULL },
+        { LDAP("{SHA}GpHWL3ymc5liWkNopqtdSjuqYHM="), NULL, NULL },
+        { LDAP("{SSHA}GpHWL3ymc5liWkNopqtdSjuqYHM="), VP,
+          "LDAP value length does not match its scheme" },
+        { LDAP("{MD5}GpHWL3ymc5liWkNopqtdSjuqYHM="), VP,
+          "LDAP value length does not match its scheme" },
+        { LDAP("{SHA}not base64!"), VP,
+          "LDAP value is not base64 after its scheme" },
+        { HMAC("8fe4c11451281c094a6578e6ddbf5eed8fe4c11451281c094a6578e6ddbf5ee"
+               "d",
+               "hex", "\"value\":\"k\""),
+          NULL, NULL },
+        { HMAC("8fe4c11451281c094a6578e6ddbf5eed", "hex", "\"value\":\"k\""),
+          VP, "Value length does not match the digest size" },
+        { HMAC(H32, "base64", "\"value\":\"0g\",\"encoding\":\"hex\""),
+          "custom_password_hash.hash.key.value", "Value is not hex" },
+        { "{\"algorithm\":\"md5\",\"hash\":{\"value\":"
+          "\"8fe4c11451281c094a6578e6ddbf5eed\",\"encoding\":\"hex\"},"
+          "\"salt\":{\"value\":\"#!\",\"encoding\":\"base64\","
+          "\"position\":\"prefix\"}}",
+          "custom_password_hash.salt.value", "Value is not base64" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_error_t je;
+        json_t *c = json_loads(cases[i].cph, 0, &je);
+        if (!c)
+            fail_msg("case %zu: bad JSON: %s", i, je.text);
+        char path[128] = "", msg[128] = "";
+        int rc = validate_hash_encoding(c, path, sizeof path, msg, sizeof msg);
+        json_decref(c);
+        if (rc != (cases[i].path ? -1 : 0))
+            fail_msg("case %zu: rc %d at %s: %s", i, rc, path, msg);
+        if (cases[i].path) {
+            assert_string_equal(path, cases[i].path);
+            assert_string_equal(msg, cases[i].msg);
+        }
+    }
+}
 
 static void test_hash_encoding(void **state)
 {
@@ -575,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_email_format),
         cmocka_unit_test(test_bcrypt_parse),
         cmocka_unit_test(test_hash_encoding),
+        cmocka_unit_test(test_hash_plausibility),
         cmocka_unit_test(test_matches_official_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
