@@ -3,7 +3,9 @@
  * the documented guess as their default. */
 #include "cli.h"
 
+#include "limits.h"
 #include "log.h"
+#include "store.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -16,8 +18,10 @@
 #include <string.h>
 
 #define DEFAULT_CONNECTION "Username-Password-Authentication"
-#define DEFAULT_SCOPE \
-    "read:users create:users update:users delete:users read:connections"
+#define DEFAULT_SCOPE                                                     \
+    "read:users create:users update:users delete:users read:connections " \
+    "read:authentication_methods"
+#define CONFIG_MAX_BYTES (1024 * 1024)
 
 enum {
     OPT_LISTEN = 256,
@@ -44,6 +48,22 @@ enum {
     OPT_FAILED_ERRORS,
     OPT_LOG_LEVEL,
     OPT_PLAN,
+    OPT_CONFIG,
+    OPT_REQUIRES_USERNAME,
+    OPT_USERNAME_LENGTH,
+    OPT_SNAPSHOT,
+    OPT_SNAPSHOT_INTERVAL,
+    OPT_FAULT_5XX_SHARE,
+    OPT_FAULT_5XX_STATUS,
+    OPT_FAULT_429_SHARE,
+    OPT_FAULT_DROP_SHARE,
+    OPT_FAULT_POST_DROP_SHARE,
+    OPT_FAULT_SLOW_MS,
+    OPT_FAULT_SLOW_SHARE,
+    OPT_FAULT_JOB_FAIL_SHARE,
+    OPT_FAULT_JOB_STUCK_SHARE,
+    OPT_FAULT_SEED,
+    OPT_TENANT,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -74,6 +94,25 @@ static const struct option options[] = {
     { "failed-job-errors", required_argument, NULL, OPT_FAILED_ERRORS },
     { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
     { "plan", required_argument, NULL, OPT_PLAN },
+    { "config", required_argument, NULL, OPT_CONFIG },
+    { "requires-username", no_argument, NULL, OPT_REQUIRES_USERNAME },
+    { "username-length", required_argument, NULL, OPT_USERNAME_LENGTH },
+    { "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+    { "snapshot-interval-s", required_argument, NULL, OPT_SNAPSHOT_INTERVAL },
+    { "fault-5xx-share", required_argument, NULL, OPT_FAULT_5XX_SHARE },
+    { "fault-5xx-status", required_argument, NULL, OPT_FAULT_5XX_STATUS },
+    { "fault-429-share", required_argument, NULL, OPT_FAULT_429_SHARE },
+    { "fault-drop-share", required_argument, NULL, OPT_FAULT_DROP_SHARE },
+    { "fault-post-drop-share", required_argument, NULL,
+      OPT_FAULT_POST_DROP_SHARE },
+    { "fault-slow-ms", required_argument, NULL, OPT_FAULT_SLOW_MS },
+    { "fault-slow-share", required_argument, NULL, OPT_FAULT_SLOW_SHARE },
+    { "fault-job-fail-share", required_argument, NULL,
+      OPT_FAULT_JOB_FAIL_SHARE },
+    { "fault-job-stuck-share", required_argument, NULL,
+      OPT_FAULT_JOB_STUCK_SHARE },
+    { "fault-seed", required_argument, NULL, OPT_FAULT_SEED },
+    { "tenant", required_argument, NULL, OPT_TENANT },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 },
@@ -85,17 +124,28 @@ static const char usage_text[] =
     "  --port N                 port, 0 = any free port (0)\n"
     "  --port-file PATH         write the bound port there\n"
     "  --domain DOMAIN          tenant domain (sim.local)\n"
+    "  --tenant DOMAIN          one more tenant with the same settings,\n"
+    "                           chosen by the Host header; repeatable\n"
     "  --client-id ID           the client allowed to get tokens\n"
     "  --client-secret SECRET   its secret (or A0SIM_CLIENT_SECRET[_FILE])\n"
-    "  --connection NAME        database connection, repeatable\n"
+    "  --connection NAME[:STRATEGY]  connection, repeatable; STRATEGY auth0\n"
+    "                           (database, the default), google-oauth2,\n"
+    "                           facebook, samlp, email, sms ...\n"
     "                           (Username-Password-Authentication)\n"
+    "  --requires-username      database connections require a username\n"
+    "  --username-length MIN:MAX  username length limits (1:15)\n"
+    "  --config FILE            JSON: {\"clients\":[{client_id, "
+    "client_secret,\n"
+    "                           scope}], \"connections\":[{name, strategy,\n"
+    "                           enabled_clients, requires_username,\n"
+    "                           username:{min,max}}]}\n"
     "  --generate N --seed S    generate N users, reproducibly for S\n"
     "  --load FILE              seed users from an export (NDJSON[.gz])\n"
     "  --import-rate U          users/s each import job processes,\n"
     "                           0 = instantly (50000)\n"
-    "  --rate R --burst B       Management API token bucket, 0 = off (0)\n"
-    "  --plan NAME              rate and burst of a plan: free, essentials,\n"
-    "                           enterprise, enterprise-nonprod\n"
+    "  --rate R --burst B       global Management API bucket, 0 = off (0)\n"
+    "  --plan NAME              rate limits of a plan: free, essentials,\n"
+    "                           enterprise, enterprise-nonprod, unlimited\n"
     "  --job-retention-s S      job lifetime (86400)\n"
     "  --export-link-ttl-s S    export link lifetime (60)\n"
     "  --token-ttl-s S          access token lifetime (86400)\n"
@@ -106,37 +156,29 @@ static const char usage_text[] =
     "  --additional-property-code C  code of an unknown property\n"
     "                           (OBJECT_ADDITIONAL_PROPERTIES)\n"
     "  --failed-job-errors 204|object  /errors of a failed job (204)\n"
+    "  --snapshot FILE          load state from FILE, save it there on\n"
+    "                           SIGTERM and every --snapshot-interval-s (30)\n"
+    "  --fault-5xx-share S      share of API requests answered 5xx\n"
+    "  --fault-5xx-status N     the status of those (503)\n"
+    "  --fault-429-share S      share answered with a rate-limit 429\n"
+    "  --fault-drop-share S     share whose connection is closed unanswered\n"
+    "  --fault-post-drop-share S  share of POSTs handled, then dropped\n"
+    "  --fault-slow-ms N        delay requests by N ms (with\n"
+    "                           --fault-slow-share S, default 1)\n"
+    "  --fault-job-fail-share S   share of new jobs that fail\n"
+    "  --fault-job-stuck-share S  share of new jobs that stay pending\n"
+    "  --fault-seed N           seed of the fault draws\n"
     "  --log-level LEVEL        debug|info|warn|error (info)\n";
 
-/* Management API limits per plan (Auth0's rate-limit configuration
- * pages): sustained requests per second and burst. Essentials has no
- * global row; its "all other endpoints" 150/minute stands in. */
+/* Fault flags, collected until finish() turns them into rules. */
 typedef struct {
-    const char *name;
-    double rate;
-    double burst;
-} plan_t;
+    double share_5xx, share_429, share_drop, share_post_drop;
+    double slow_share, share_job_fail, share_job_stuck;
+    int64_t status_5xx, slow_ms, seed;
+} fault_flags_t;
 
-static const plan_t plans[] = {
-    { "free", 2, 2 },         { "essentials", 2.5, 10 },
-    { "enterprise", 16, 50 }, { "enterprise-nonprod", 2, 10 },
-    { NULL, 0, 0 },
-};
-
-static const plan_t *chosen_plan;
-
-static int set_plan(const char *name)
-{
-    for (const plan_t *p = plans; p->name; p++) {
-        if (strcmp(p->name, name) == 0) {
-            chosen_plan = p;
-            return 0;
-        }
-    }
-    fprintf(stderr, "a0sim: --plan: free, essentials, enterprise or "
-                    "enterprise-nonprod\n");
-    return -1;
-}
+static fault_flags_t ff;
+static char *config_path;
 
 static void defaults(sim_cfg_t *cfg)
 {
@@ -148,6 +190,15 @@ static void defaults(sim_cfg_t *cfg)
     cfg->job_timeout_s = 7200;
     cfg->max_active_imports = 2;
     cfg->log_level = A0_LOG_INFO;
+    cfg->connections = json_array();
+    cfg->tenants = json_array();
+    cfg->username_min = 1;
+    cfg->username_max = 15;
+    cfg->snapshot_interval_s = 30;
+    memset(&ff, 0, sizeof ff);
+    ff.status_5xx = 503;
+    ff.slow_share = 1;
+    config_path = NULL;
 }
 
 static int num(const char *opt, const char *s, double min, double max,
@@ -223,6 +274,40 @@ static int apply_string(sim_cfg_t *cfg, int opt, const char *v)
     case OPT_ADDITIONAL_CODE:
         set_str(&cfg->additional_code, v);
         return 0;
+    case OPT_SNAPSHOT:
+        set_str(&cfg->snapshot_path, v);
+        return 0;
+    case OPT_CONFIG:
+        set_str(&config_path, v);
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+static int apply_fault_flag(int opt, const char *v)
+{
+    switch (opt) {
+    case OPT_FAULT_5XX_SHARE:
+        return num("fault-5xx-share", v, 0, 1, &ff.share_5xx);
+    case OPT_FAULT_5XX_STATUS:
+        return whole("fault-5xx-status", v, 500, 599, &ff.status_5xx);
+    case OPT_FAULT_429_SHARE:
+        return num("fault-429-share", v, 0, 1, &ff.share_429);
+    case OPT_FAULT_DROP_SHARE:
+        return num("fault-drop-share", v, 0, 1, &ff.share_drop);
+    case OPT_FAULT_POST_DROP_SHARE:
+        return num("fault-post-drop-share", v, 0, 1, &ff.share_post_drop);
+    case OPT_FAULT_SLOW_MS:
+        return whole("fault-slow-ms", v, 0, 600000, &ff.slow_ms);
+    case OPT_FAULT_SLOW_SHARE:
+        return num("fault-slow-share", v, 0, 1, &ff.slow_share);
+    case OPT_FAULT_JOB_FAIL_SHARE:
+        return num("fault-job-fail-share", v, 0, 1, &ff.share_job_fail);
+    case OPT_FAULT_JOB_STUCK_SHARE:
+        return num("fault-job-stuck-share", v, 0, 1, &ff.share_job_stuck);
+    case OPT_FAULT_SEED:
+        return whole("fault-seed", v, 1, 9007199254740992.0, &ff.seed);
     default:
         return 1;
     }
@@ -266,22 +351,76 @@ static int apply_number(sim_cfg_t *cfg, int opt, const char *v)
             return -1;
         cfg->max_active_imports = (int)n;
         return 0;
+    case OPT_SNAPSHOT_INTERVAL:
+        return whole("snapshot-interval-s", v, 1, 1e6,
+                     &cfg->snapshot_interval_s);
     default:
-        return 1;
+        return apply_fault_flag(opt, v);
     }
+}
+
+/* NAME or NAME:STRATEGY; a strategy the simulator does not know is a
+ * usage error rather than a silent social connection. */
+static int add_connection_flag(sim_cfg_t *cfg, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    char *name = colon ? xstrndup(v, (size_t)(colon - v)) : xstrdup(v);
+    const char *strategy = colon ? colon + 1 : "auth0";
+    int rc = 0;
+    if (!*name || store_strategy_kind(strategy) < 0) {
+        fprintf(stderr, "a0sim: --connection %s: unknown strategy\n", v);
+        rc = -1;
+    } else {
+        json_array_append_new(cfg->connections,
+                              json_pack("{s:s, s:s, s:b}", "name", name,
+                                        "strategy", strategy, "flag", 1));
+    }
+    free(name);
+    return rc;
+}
+
+static int add_tenant(sim_cfg_t *cfg, const char *v)
+{
+    if (!*v || strlen(v) > 200 ||
+        strspn(v, "abcdefghijklmnopqrstuvwxyz"
+                  "0123456789.-") != strlen(v)) {
+        fprintf(stderr, "a0sim: --tenant %s: a lower-case domain name\n", v);
+        return -1;
+    }
+    if (json_array_size(cfg->tenants) + 1 >= SIM_MAX_TENANTS) {
+        fprintf(stderr, "a0sim: at most %d tenants\n", SIM_MAX_TENANTS);
+        return -1;
+    }
+    json_array_append_new(cfg->tenants, json_string(v));
+    return 0;
+}
+
+static int username_length(sim_cfg_t *cfg, const char *v)
+{
+    int lo, hi, used = 0;
+    if (sscanf(v, "%d:%d%n", &lo, &hi, &used) != 2 || v[used] || lo < 1 ||
+        hi < lo || hi > 128) {
+        fprintf(stderr, "a0sim: --username-length: MIN:MAX with 1 <= MIN "
+                        "<= MAX <= 128\n");
+        return -1;
+    }
+    cfg->username_min = lo;
+    cfg->username_max = hi;
+    return 0;
 }
 
 static int apply_other(sim_cfg_t *cfg, int opt, const char *v)
 {
     switch (opt) {
     case OPT_CONNECTION:
-        if (cfg->nconnections == SIM_MAX_CONNECTIONS) {
-            fprintf(stderr, "a0sim: at most %d connections\n",
-                    SIM_MAX_CONNECTIONS);
-            return -1;
-        }
-        cfg->connections[cfg->nconnections++] = xstrdup(v);
+        return add_connection_flag(cfg, v);
+    case OPT_TENANT:
+        return add_tenant(cfg, v);
+    case OPT_REQUIRES_USERNAME:
+        cfg->requires_username = 1;
         return 0;
+    case OPT_USERNAME_LENGTH:
+        return username_length(cfg, v);
     case OPT_FAILED_ERRORS:
         if (strcmp(v, "204") && strcmp(v, "object")) {
             fprintf(stderr, "a0sim: --failed-job-errors: 204 or object\n");
@@ -290,7 +429,13 @@ static int apply_other(sim_cfg_t *cfg, int opt, const char *v)
         cfg->failed_job_errors_object = strcmp(v, "object") == 0;
         return 0;
     case OPT_PLAN:
-        return set_plan(v);
+        if (!limits_plan_known(v)) {
+            fprintf(stderr, "a0sim: --plan: free, essentials, enterprise, "
+                            "enterprise-nonprod or unlimited\n");
+            return -1;
+        }
+        set_str(&cfg->plan, v);
+        return 0;
     case OPT_LOG_LEVEL:
         cfg->log_level = level_of(v);
         if (cfg->log_level < 0) {
@@ -304,17 +449,193 @@ static int apply_other(sim_cfg_t *cfg, int opt, const char *v)
     }
 }
 
-static int finish(sim_cfg_t *cfg)
+static int add_client(sim_cfg_t *cfg, const char *id, const char *secret,
+                      const char *scope)
 {
-    if (!cfg->client_secret)
+    for (int i = 0; i < cfg->nclients; i++) {
+        if (strcmp(cfg->clients[i].id, id) == 0) {
+            fprintf(stderr, "a0sim: client %s defined twice\n", id);
+            return -1;
+        }
+    }
+    if (cfg->nclients == SIM_MAX_CLIENTS) {
+        fprintf(stderr, "a0sim: at most %d clients\n", SIM_MAX_CLIENTS);
+        return -1;
+    }
+    sim_client_t *c = &cfg->clients[cfg->nclients++];
+    c->id = xstrdup(id);
+    c->secret = xstrdup(secret);
+    c->scope = scope ? xstrdup(scope) : NULL;
+    return 0;
+}
+
+static int config_clients(sim_cfg_t *cfg, const json_t *clients)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(clients, i, c)
+    {
+        const char *id = json_string_value(json_object_get(c, "client_id"));
+        const char *secret =
+            json_string_value(json_object_get(c, "client_secret"));
+        json_t *scope = json_object_get(c, "scope");
+        if (!id || !secret || (scope && !json_is_string(scope))) {
+            fprintf(stderr,
+                    "a0sim: --config: clients[%zu] needs client_id, "
+                    "client_secret and a scope string\n",
+                    i);
+            return -1;
+        }
+        if (add_client(cfg, id, secret, json_string_value(scope)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int config_connections(sim_cfg_t *cfg, const json_t *conns)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(conns, i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const char *strategy =
+            json_string_value(json_object_get(c, "strategy"));
+        if (!name || !*name || !strategy || store_strategy_kind(strategy) < 0) {
+            fprintf(stderr,
+                    "a0sim: --config: connections[%zu] needs a name "
+                    "and a known strategy\n",
+                    i);
+            return -1;
+        }
+        json_array_append(cfg->connections, c);
+    }
+    return 0;
+}
+
+/* Reads the --config file (at most CONFIG_MAX_BYTES). */
+static int load_config(sim_cfg_t *cfg, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "a0sim: --config %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char *text = xmalloc(CONFIG_MAX_BYTES + 1);
+    size_t n = fread(text, 1, CONFIG_MAX_BYTES + 1, f);
+    fclose(f);
+    json_error_t err;
+    json_t *j = n <= CONFIG_MAX_BYTES ? json_loadb(text, n, 0, &err) : NULL;
+    free(text);
+    json_t *clients = json_object_get(j, "clients");
+    json_t *conns = json_object_get(j, "connections");
+    int rc = -1;
+    if (!json_is_object(j) || (clients && !json_is_array(clients)) ||
+        (conns && !json_is_array(conns)))
+        fprintf(stderr,
+                "a0sim: --config %s: not a JSON object with "
+                "clients and connections arrays (max 1 MB)\n",
+                path);
+    else if (config_clients(cfg, clients) == 0 &&
+             config_connections(cfg, conns) == 0)
+        rc = 0;
+    json_decref(j);
+    return rc;
+}
+
+static void fault_rule(json_t *rules, const char *match, const char *action,
+                       double share)
+{
+    if (share <= 0)
+        return;
+    json_t *r = json_pack("{s:s, s:s, s:I, s:f}", "match", match, "action",
+                          action, "count", (json_int_t)-1, "share", share);
+    if (strcmp(action, "status") == 0)
+        json_object_set_new(r, "status", json_integer(ff.status_5xx));
+    if (strcmp(action, "delay") == 0)
+        json_object_set_new(r, "delay_ms", json_integer(ff.slow_ms));
+    json_array_append_new(rules, r);
+}
+
+/* The --fault flags as rules, in the order a request meets them. */
+static void fault_rules(sim_cfg_t *cfg)
+{
+    json_t *rules = json_array();
+    if (ff.slow_ms > 0)
+        fault_rule(rules, "*", "delay", ff.slow_share);
+    fault_rule(rules, "*", "drop", ff.share_drop);
+    fault_rule(rules, "*", "status", ff.share_5xx);
+    fault_rule(rules, "*", "rate_limit", ff.share_429);
+    fault_rule(rules, "POST *", "drop_after", ff.share_post_drop);
+    fault_rule(rules, "POST *", "job_fail", ff.share_job_fail);
+    fault_rule(rules, "POST *", "job_stuck", ff.share_job_stuck);
+    if (json_array_size(rules) && ff.seed)
+        json_object_set_new(json_array_get(rules, 0), "seed",
+                            json_integer(ff.seed));
+    cfg->fault_rules = rules;
+}
+
+static int finish_clients(sim_cfg_t *cfg)
+{
+    if (!cfg->client_secret && cfg->client_id)
         cfg->client_secret = util_getenv_secret("A0SIM_CLIENT_SECRET");
-    if (!cfg->client_id || !cfg->client_secret) {
+    if (cfg->client_id && cfg->client_secret) {
+        if (!cfg->scope)
+            cfg->scope = xstrdup(DEFAULT_SCOPE);
+        /* The command-line client goes first: it is the default. */
+        sim_client_t tmp[SIM_MAX_CLIENTS];
+        int n = cfg->nclients;
+        memcpy(tmp, cfg->clients, sizeof tmp);
+        cfg->nclients = 0;
+        if (add_client(cfg, cfg->client_id, cfg->client_secret, cfg->scope))
+            return -1;
+        for (int i = 0; i < n && cfg->nclients < SIM_MAX_CLIENTS; i++)
+            cfg->clients[cfg->nclients++] = tmp[i];
+        return 0;
+    }
+    if (cfg->nclients == 0 || cfg->client_id) {
         fprintf(stderr,
                 "a0sim: --client-id and --client-secret (or "
-                "A0SIM_CLIENT_SECRET) are required\n%s",
+                "A0SIM_CLIENT_SECRET, or clients in --config) are "
+                "required\n%s",
                 usage_text);
         return -1;
     }
+    cfg->client_id = xstrdup(cfg->clients[0].id);
+    cfg->client_secret = xstrdup(cfg->clients[0].secret);
+    cfg->scope = xstrdup(cfg->clients[0].scope ? cfg->clients[0].scope : "");
+    return 0;
+}
+
+/* Connections from flags get the username settings of the flags. */
+static void finish_connections(sim_cfg_t *cfg)
+{
+    if (json_array_size(cfg->connections) == 0)
+        json_array_append_new(cfg->connections,
+                              json_pack("{s:s, s:s, s:b}", "name",
+                                        DEFAULT_CONNECTION, "strategy", "auth0",
+                                        "flag", 1));
+    size_t i;
+    json_t *c;
+    json_array_foreach(cfg->connections, i, c)
+    {
+        if (!json_is_true(json_object_get(c, "flag")))
+            continue;
+        json_object_del(c, "flag");
+        json_object_set_new(c, "requires_username",
+                            json_boolean(cfg->requires_username));
+        json_object_set_new(c, "username",
+                            json_pack("{s:i, s:i}", "min", cfg->username_min,
+                                      "max", cfg->username_max));
+    }
+}
+
+static int finish(sim_cfg_t *cfg)
+{
+    if (config_path && load_config(cfg, config_path) < 0)
+        return -1;
+    if (finish_clients(cfg) < 0)
+        return -1;
     if (!cfg->listen)
         cfg->listen = xstrdup("127.0.0.1");
     unsigned char addr[sizeof(struct in6_addr)];
@@ -326,29 +647,28 @@ static int finish(sim_cfg_t *cfg)
     }
     if (!cfg->domain)
         cfg->domain = xstrdup("sim.local");
+    for (size_t i = 0; i < json_array_size(cfg->tenants); i++) {
+        if (strcmp(json_string_value(json_array_get(cfg->tenants, i)),
+                   cfg->domain) == 0) {
+            fprintf(stderr, "a0sim: --tenant repeats --domain\n");
+            return -1;
+        }
+    }
     cfg->audience = xasprintf("https://%s/api/v2/", cfg->domain);
-    if (!cfg->scope)
-        cfg->scope = xstrdup(DEFAULT_SCOPE);
     if (!cfg->format_code)
         cfg->format_code = xstrdup("FORMAT");
     if (!cfg->additional_code)
         cfg->additional_code = xstrdup("OBJECT_ADDITIONAL_PROPERTIES");
-    if (cfg->nconnections == 0)
-        cfg->connections[cfg->nconnections++] = xstrdup(DEFAULT_CONNECTION);
-    if (chosen_plan && cfg->rate <= 0) {
-        cfg->rate = chosen_plan->rate;
-        if (cfg->burst < 1)
-            cfg->burst = chosen_plan->burst;
-    }
+    finish_connections(cfg);
     if (cfg->rate > 0 && cfg->burst < 1)
         cfg->burst = ceil(cfg->rate);
+    fault_rules(cfg);
     return 0;
 }
 
 int cli_parse(int argc, char **argv, sim_cfg_t *cfg)
 {
     defaults(cfg);
-    chosen_plan = NULL;
     int opt;
     opterr = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -365,15 +685,21 @@ int cli_parse(int argc, char **argv, sim_cfg_t *cfg)
             rc = apply_number(cfg, opt, optarg);
         if (rc == 1)
             rc = apply_other(cfg, opt, optarg);
-        if (rc < 0)
+        if (rc < 0) {
+            free(config_path);
+            config_path = NULL;
             return -1;
+        }
     }
     if (optind < argc) {
         fprintf(stderr, "a0sim: unexpected argument '%s'\n%s", argv[optind],
                 usage_text);
         return -1;
     }
-    return finish(cfg);
+    int rc = finish(cfg);
+    free(config_path);
+    config_path = NULL;
+    return rc;
 }
 
 void cli_free(sim_cfg_t *cfg)
@@ -388,7 +714,15 @@ void cli_free(sim_cfg_t *cfg)
     free(cfg->load_path);
     free(cfg->format_code);
     free(cfg->additional_code);
-    for (int i = 0; i < cfg->nconnections; i++)
-        free(cfg->connections[i]);
+    for (int i = 0; i < cfg->nclients; i++) {
+        free(cfg->clients[i].id);
+        free(cfg->clients[i].secret);
+        free(cfg->clients[i].scope);
+    }
+    json_decref(cfg->connections);
+    json_decref(cfg->tenants);
+    json_decref(cfg->fault_rules);
+    free(cfg->plan);
+    free(cfg->snapshot_path);
     memset(cfg, 0, sizeof *cfg);
 }

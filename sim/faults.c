@@ -143,6 +143,8 @@ static int matches(const char *match, const char *method, const char *route)
     if (strcmp(match, "*") == 0)
         return strncmp(route, "/api/v2/", 8) == 0;
     size_t m = strlen(method);
+    if (strncmp(match, method, m) == 0 && strcmp(match + m, " *") == 0)
+        return strncmp(route, "/api/v2/", 8) == 0;
     return strncmp(match, method, m) == 0 && match[m] == ' ' &&
            strcmp(match + m + 1, route) == 0;
 }
@@ -155,12 +157,14 @@ static void drop_rule(faults_t *self, int i)
     self->n--;
 }
 
-fault_t faults_take(faults_t *self, const char *method, const char *route)
+fault_t faults_take(faults_t *self, const char *method, const char *route,
+                    int delays)
 {
     fault_t none = { FAULT_NONE, 0, 0 };
     for (int i = 0; i < self->n; i++) {
         rule_t *r = &self->rules[i];
-        if (!matches(r->match, method, route))
+        if ((r->fault.kind == FAULT_DELAY) != (delays != 0) ||
+            !matches(r->match, method, route))
             continue;
         if (r->share < 1.0 && draw(self) >= r->share)
             continue;

@@ -30,7 +30,7 @@ typedef struct faults_t faults_t;
 faults_t *faults_new(void);
 void faults_destroy(faults_t **p);
 
-/* Adds a rule {"match":"POST /api/v2/jobs/users-imports" | "*",
+/* Adds a rule {"match":"POST /api/v2/jobs/users-imports" | "POST *" | "*",
  * "action":"status|rate_limit|delay|drop|drop_after|job_fail|job_stuck",
  * "status":503, "delay_ms":1000, "count":1, "share":0.03, "seed":7}: share
  * is the fraction of matching requests that fire (default 1), seed
@@ -44,7 +44,10 @@ void faults_clear(faults_t *self);
 json_t *faults_json(const faults_t *self);
 
 /* The first armed rule matching "<method> <route>" (route is a template
- * such as /api/v2/jobs/{id}); its count drops by one. */
-fault_t faults_take(faults_t *self, const char *method, const char *route);
+ * such as /api/v2/jobs/{id}) that fires; its count drops by one. With
+ * delays set only delay rules are considered, otherwise only the others,
+ * so that a request can be both slowed down and then failed. */
+fault_t faults_take(faults_t *self, const char *method, const char *route,
+                    int delays);
 
 #endif

@@ -338,6 +338,12 @@ static void upsert(import_t *self, store_user_t *u, const json_t *user,
 void import_user(import_t *self, const json_t *user, int64_t now_ms)
 {
     json_t *errs = validate_user(user, &self->vopts);
+    if (!json_array_size(errs)) {
+        json_decref(errs);
+        errs = validate_username(
+            user, &self->vopts, self->conn->requires_username,
+            (size_t)self->conn->username_min, (size_t)self->conn->username_max);
+    }
     if (json_array_size(errs)) {
         fail(self, user, errs);
         return;

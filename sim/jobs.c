@@ -69,6 +69,8 @@ struct job_t {
 
 typedef struct {
     int64_t created, completed, failed, active, max_active;
+    int64_t users;   /* users of completed jobs */
+    int64_t busy_us; /* time the worker spent parsing and applying them */
 } tally_t;
 
 struct jobs_t {
@@ -125,6 +127,13 @@ void jobs_destroy(jobs_t **p)
     pthread_cond_destroy(&self->cond);
     free(self);
     *p = NULL;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static tally_t *tally_of(jobs_t *self, const job_t *j)
@@ -247,8 +256,10 @@ static void set_location(json_t *o, const jobs_t *self, const job_t *j,
     char *file = export_file_name(j);
     char sig[17];
     export_sign(sim->link_key, file, expires, sig);
-    char *url = xasprintf("%s/__exports/%s?expires=%lld&sig=%s", sim->base_url,
-                          file, (long long)expires, sig);
+    char *url =
+        xasprintf("%s/__exports/%s?expires=%lld&sig=%s%s%s", sim->base_url,
+                  file, (long long)expires, sig, sim->index ? "&tenant=" : "",
+                  sim->index ? sim->cfg.domain : "");
     json_object_set_new(o, "location", json_string(url));
     free(url);
     free(file);
@@ -358,11 +369,12 @@ int jobs_export_file(const jobs_t *self, const char *file, char **data,
 
 static json_t *tally_json(const tally_t *t)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "created",
-                     (json_int_t)t->created, "completed",
-                     (json_int_t)t->completed, "failed", (json_int_t)t->failed,
-                     "active", (json_int_t)t->active, "max_active",
-                     (json_int_t)t->max_active);
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "created",
+        (json_int_t)t->created, "completed", (json_int_t)t->completed, "failed",
+        (json_int_t)t->failed, "active", (json_int_t)t->active, "max_active",
+        (json_int_t)t->max_active, "users_processed", (json_int_t)t->users,
+        "processing_us", (json_int_t)t->busy_us);
 }
 
 json_t *jobs_counters_json(const jobs_t *self)
@@ -428,6 +440,7 @@ static void complete_import(jobs_t *self, job_t *j)
     import_destroy(&j->imp);
     json_decref(j->users);
     j->users = NULL;
+    self->imports.users += (int64_t)j->total;
     finish(self, j, ST_COMPLETED, NULL);
     log_info("jobs", "%s: completed, %d inserted, %d updated, %d failed", j->id,
              j->inserted, j->updated, j->failed);
@@ -546,11 +559,13 @@ static int64_t run_once(jobs_t *self)
             continue;
         if (j->state == ST_PENDING && j->kind == JOB_EXPORT)
             run_export(self, j);
-        else if (j->state == ST_PENDING)
+        int64_t t0 = mono_us();
+        if (j->state == ST_PENDING && j->kind == JOB_IMPORT)
             start_import(self, j);
         if (j->state != ST_PROCESSING || j->kind != JOB_IMPORT)
             continue;
         int64_t w = step_import(self, j, util_wall_ms());
+        self->imports.busy_us += mono_us() - t0;
         if (w < wait)
             wait = w;
     }
@@ -611,4 +626,87 @@ void jobs_stop(jobs_t *self)
     sim_unlock(self->sim);
     pthread_join(self->thread, NULL);
     self->running = 0;
+}
+
+void jobs_drain(jobs_t *self, int64_t max_ms)
+{
+    int64_t until = util_mono_ms() + max_ms;
+    sim_lock(self->sim);
+    for (;;) {
+        int busy = 0;
+        for (job_t *j = self->head; j; j = j->next)
+            busy |= (j->state == ST_PENDING || j->state == ST_PROCESSING) &&
+                    j->fault != FAULT_JOB_STUCK;
+        if (!busy || util_mono_ms() >= until)
+            break;
+        sim_unlock(self->sim);
+        util_sleep_ms(10);
+        sim_lock(self->sim);
+    }
+    sim_unlock(self->sim);
+}
+
+static json_t *job_record(const job_t *j)
+{
+    json_t *o = json_pack(
+        "{s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:O}", "id", j->id, "status",
+        state_names[j->state], "created_ms", (json_int_t)j->created_ms, "total",
+        (json_int_t)j->total, "inserted", j->inserted, "updated", j->updated,
+        "failed", j->failed, "errors", j->errors ? j->errors : json_null());
+    if (j->conn)
+        json_object_set_new(o, "connection", json_string(j->conn->name));
+    if (j->external_id)
+        json_object_set_new(o, "external_id", json_string(j->external_id));
+    if (j->status_details)
+        json_object_set_new(o, "status_details",
+                            json_string(j->status_details));
+    return o;
+}
+
+json_t *jobs_snapshot_json(const jobs_t *self)
+{
+    json_t *a = json_array();
+    for (const job_t *j = self->head; j; j = j->next)
+        if (j->kind == JOB_IMPORT &&
+            (j->state == ST_COMPLETED || j->state == ST_FAILED))
+            json_array_append_new(a, job_record(j));
+    return a;
+}
+
+static void restore_one(jobs_t *self, const json_t *r)
+{
+    const char *id = json_string_value(json_object_get(r, "id"));
+    const char *st = json_string_value(json_object_get(r, "status"));
+    const char *conn = json_string_value(json_object_get(r, "connection"));
+    if (!id || strlen(id) != 20 || !st || hmap_has(self->by_id, id))
+        return;
+    job_t *j = xcalloc(1, sizeof *j);
+    memcpy(j->id, id, 21);
+    j->kind = JOB_IMPORT;
+    j->state = strcmp(st, "completed") == 0 ? ST_COMPLETED : ST_FAILED;
+    j->created_ms = json_integer_value(json_object_get(r, "created_ms"));
+    j->conn = conn ? store_conn_by_name(self->sim->store, conn) : NULL;
+    j->total = (size_t)json_integer_value(json_object_get(r, "total"));
+    j->inserted = (int)json_integer_value(json_object_get(r, "inserted"));
+    j->updated = (int)json_integer_value(json_object_get(r, "updated"));
+    j->failed = (int)json_integer_value(json_object_get(r, "failed"));
+    json_t *errs = json_object_get(r, "errors");
+    j->errors = json_is_array(errs) ? json_incref(errs) : NULL;
+    const char *ext = json_string_value(json_object_get(r, "external_id"));
+    j->external_id = ext ? xstrdup(ext) : NULL;
+    const char *det = json_string_value(json_object_get(r, "status_details"));
+    j->status_details = det ? xstrdup(det) : NULL;
+    hmap_put(self->by_id, j->id, j);
+    if (self->tail)
+        self->tail->next = j;
+    else
+        self->head = j;
+    self->tail = j;
+}
+
+void jobs_restore(jobs_t *self, const json_t *records)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(records, i, r) restore_one(self, r);
 }

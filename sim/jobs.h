@@ -63,4 +63,14 @@ int jobs_export_file(const jobs_t *self, const char *file, char **data,
  * jobs and the same for export jobs. */
 json_t *jobs_counters_json(const jobs_t *self);
 
+/* Waits, at most max_ms, until no job is pending or processing except
+ * those held by a fault; call without the mutex. */
+void jobs_drain(jobs_t *self, int64_t max_ms);
+
+/* Completed and failed import jobs as records for a snapshot. */
+json_t *jobs_snapshot_json(const jobs_t *self);
+
+/* Restores records written by jobs_snapshot_json; ignores bad ones. */
+void jobs_restore(jobs_t *self, const json_t *records);
+
 #endif

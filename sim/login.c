@@ -1,6 +1,6 @@
-/* login: checks a user's password against the hash imported for it. Only
- * bcrypt hashes are verified (password_hash, or custom_password_hash with
- * algorithm bcrypt); other algorithms, and users imported without a hash,
+/* login: checks a user's password against the hash imported for it
+ * (hashcheck: bcrypt, salted md5/sha1/sha256/sha512, hmac, pbkdf2); users
+ * imported without a hash, or with an algorithm hashcheck cannot check,
  * cannot log in here. The realm names the database connection; without
  * one the first database connection stands in for the tenant's default
  * directory. A successful login updates logins_count, last_login, last_ip
@@ -8,12 +8,12 @@
  * the Management API. Passwords and hashes are never logged. */
 #include "login.h"
 
+#include "hashcheck.h"
 #include "log.h"
 #include "rand.h"
 #include "reply.h"
 #include "store.h"
 
-#include <crypt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,30 +38,6 @@ static store_user_t *find_user(const store_t *store, const store_conn_t *conn,
         u = store_find(store, STORE_KEY_USERNAME, key, conn);
     free(key);
     return u;
-}
-
-/* The bcrypt hash to check against, or NULL. */
-static const char *bcrypt_of(const store_user_t *u)
-{
-    const char *h =
-        json_string_value(json_object_get(u->secrets, "password_hash"));
-    if (h)
-        return h;
-    const json_t *c = json_object_get(u->secrets, "custom_password_hash");
-    const char *alg = json_string_value(json_object_get(c, "algorithm"));
-    if (!alg || strcmp(alg, "bcrypt") != 0)
-        return NULL;
-    return json_string_value(
-        json_object_get(json_object_get(c, "hash"), "value"));
-}
-
-static int password_ok(const char *password, const char *hash)
-{
-    struct crypt_data *cd = xcalloc(1, sizeof *cd);
-    const char *out = crypt_r(password, hash, cd);
-    int ok = out && out[0] != '*' && strcmp(out, hash) == 0;
-    free(cd);
-    return ok;
 }
 
 static void record_login(store_user_t *u, int64_t now_ms)
@@ -95,14 +71,13 @@ static void grant(api_call_t *c, const char *scope)
 
 /* Copies what the check needs out of the store, so that bcrypt (slow on
  * purpose) runs without the tenant mutex. */
-static char *lookup(api_call_t *c, const char *realm, const char *name,
-                    int *blocked)
+static json_t *lookup(api_call_t *c, const char *realm, const char *name,
+                      int *blocked)
 {
     sim_lock(c->sim);
     const store_conn_t *conn = realm_conn(c->sim->store, realm);
     store_user_t *u = conn ? find_user(c->sim->store, conn, name) : NULL;
-    const char *hash = u ? bcrypt_of(u) : NULL;
-    char *copy = hash ? xstrdup(hash) : NULL;
+    json_t *copy = u && u->secrets ? json_deep_copy(u->secrets) : NULL;
     *blocked = u && json_is_true(json_object_get(u->profile, "blocked"));
     sim_unlock(c->sim);
     return copy;
@@ -120,9 +95,9 @@ void login_password_grant(api_call_t *c, json_t *body)
         return;
     }
     int blocked = 0;
-    char *hash = lookup(c, realm, name, &blocked);
-    int ok = hash && password_ok(password, hash);
-    free(hash);
+    json_t *secrets = lookup(c, realm, name, &blocked);
+    int ok = secrets && hashcheck_verify(secrets, password);
+    json_decref(secrets);
     if (!ok) {
         reply_oauth_error(c->resp, 403, "invalid_grant", WRONG);
         return;

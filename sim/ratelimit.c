@@ -61,3 +61,8 @@ int ratelimit_take(ratelimit_t *self, int64_t now_ms, ratelimit_info_t *info)
     info->reset = (now_ms + (int64_t)wait_up + 999) / 1000;
     return ok;
 }
+
+int64_t ratelimit_burst(const ratelimit_t *self)
+{
+    return (int64_t)self->burst;
+}

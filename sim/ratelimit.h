@@ -23,4 +23,7 @@ void ratelimit_destroy(ratelimit_t **p);
  * the bucket is empty; info is filled either way. */
 int ratelimit_take(ratelimit_t *self, int64_t now_ms, ratelimit_info_t *info);
 
+/* The bucket size. */
+int64_t ratelimit_burst(const ratelimit_t *self);
+
 #endif

@@ -37,8 +37,12 @@ const char *reply_reason(int status)
         return "URI Too Long";
     case 429:
         return "Too Many Requests";
+    case 502:
+        return "Bad Gateway";
     case 503:
         return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
     default:
         return status >= 500 ? "Internal Server Error" : "Bad Request";
     }

@@ -9,25 +9,45 @@
  * sim_t.lock; functions of those modules expect the caller to hold it
  * unless their header says otherwise. */
 
-#define SIM_MAX_CONNECTIONS 16
+#include <jansson.h>
+
+#define SIM_MAX_CLIENTS 16
+#define SIM_MAX_TENANTS 8
+
+/* A client that may ask /oauth/token for Management API tokens. */
+typedef struct {
+    char *id;
+    char *secret; /* never logged */
+    char *scope;  /* granted scopes, space-separated; NULL: no client grant
+                     for the Management API */
+} sim_client_t;
 
 typedef struct {
-    char *listen;    /* bind address, default 127.0.0.1 */
-    int port;        /* 0 = any free port */
-    char *port_file; /* where to write the bound port, or NULL */
-    char *domain;    /* tenant domain; audience derives from it */
-    char *audience;  /* https://DOMAIN/api/v2/ */
-    char *client_id;
+    char *listen;        /* bind address, default 127.0.0.1 */
+    int port;            /* 0 = any free port */
+    char *port_file;     /* where to write the bound port, or NULL */
+    char *domain;        /* tenant domain; audience derives from it */
+    char *audience;      /* https://DOMAIN/api/v2/ */
+    char *client_id;     /* the client of the command line */
     char *client_secret; /* never logged */
-    char *scope;         /* scopes granted to every token */
-    char *connections[SIM_MAX_CONNECTIONS];
-    int nconnections;
-    long generate; /* users to generate at start */
+    char *scope;         /* scopes granted to that client */
+    sim_client_t clients[SIM_MAX_CLIENTS]; /* [0] is the one above */
+    int nclients;
+    json_t *connections;   /* [{"name","strategy",...}] in creation order */
+    int requires_username; /* for connections of the command line */
+    int username_min, username_max;
+    char *plan;          /* rate-limit preset, NULL = none */
+    json_t *fault_rules; /* rules armed at start, from the --fault flags */
+    char *snapshot_path;
+    int64_t snapshot_interval_s;
+    json_t *tenants; /* domains of the other tenants of the process */
+    long generate;   /* users to generate at start */
     uint64_t seed;
     char *load_path;    /* export NDJSON(.gz) to seed users from */
     double import_rate; /* users per second per job, 0 = instant */
-    double rate;        /* Management API tokens per second, 0 = off */
-    double burst;       /* bucket size */
+    double rate;        /* global bucket refill per second, 0 = the
+                           plan's */
+    double burst;       /* global bucket size */
     int64_t job_retention_s;
     int64_t export_link_ttl_s;
     int64_t token_ttl_s;
@@ -44,7 +64,7 @@ typedef struct store_t store_t;
 typedef struct jobs_t jobs_t;
 typedef struct tokens_t tokens_t;
 typedef struct counters_t counters_t;
-typedef struct ratelimit_t ratelimit_t;
+typedef struct limits_t limits_t;
 typedef struct faults_t faults_t;
 
 typedef struct {
@@ -54,11 +74,13 @@ typedef struct {
     jobs_t *jobs;
     tokens_t *tokens;
     counters_t *counters;
-    ratelimit_t *limiter; /* NULL when --rate is 0 */
-    faults_t *faults;     /* armed through /__sim/faults */
-    int port;             /* bound port */
-    char *base_url;       /* http://HOST:PORT, for export links */
-    uint64_t link_key;    /* signs export links */
+    limits_t *limits;  /* NULL when nothing is limited */
+    faults_t *faults;  /* armed through /__sim/faults */
+    int port;          /* bound port */
+    char *base_url;    /* http://HOST:PORT, for export links */
+    uint64_t link_key; /* signs export links */
+    int index;         /* 0: the tenant of --domain; others by Host */
+    char *owned[3];    /* cfg strings this tenant allocated itself */
 } sim_t;
 
 void sim_lock(sim_t *sim);

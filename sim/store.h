@@ -13,11 +13,21 @@
 
 typedef struct store_t store_t;
 
+typedef enum {
+    STORE_CONN_DATABASE = 0,
+    STORE_CONN_SOCIAL,
+    STORE_CONN_ENTERPRISE,
+    STORE_CONN_PASSWORDLESS,
+} store_conn_kind_t;
+
 typedef struct {
     char id[21]; /* con_ + 16 alphanumerics, derived from the name */
     char *name;
-    char *strategy;  /* "auth0" for database connections */
-    char *client_id; /* the one enabled client */
+    char *strategy; /* "auth0" for database connections */
+    store_conn_kind_t kind;
+    json_t *enabled_clients; /* array of client ids */
+    int requires_username;   /* database connections */
+    int username_min, username_max;
 } store_conn_t;
 
 typedef enum {
@@ -41,22 +51,35 @@ struct store_user {
     store_user_t *same[STORE_NKEYS]; /* next user with an equal key */
 };
 
-store_t *store_new(const char *client_id);
+/* client_ids: the clients every new connection enables (copied). */
+store_t *store_new(const json_t *client_ids);
 void store_destroy(store_t **p);
 
-/* Adds a connection (or returns the existing one of that name). */
-const store_conn_t *store_add_connection(store_t *self, const char *name,
-                                         const char *strategy);
+/* Adds a connection (or returns the existing one of that name); NULL
+ * when the table is full. Its kind follows from the strategy. */
+store_conn_t *store_add_connection(store_t *self, const char *name,
+                                   const char *strategy);
+
+/* Applies the optional settings of a connection description
+ * {"enabled_clients":[..], "requires_username":bool, "username":
+ * {"min":n, "max":n}}. Returns 0, or -1 with a reason in err. */
+int store_conn_configure(store_conn_t *conn, const json_t *spec, char *err,
+                         size_t errlen);
+
+/* The kind of a strategy name, or -1 when the simulator does not know
+ * it. */
+int store_strategy_kind(const char *strategy);
 const store_conn_t *store_conn_by_id(const store_t *self, const char *id);
 const store_conn_t *store_conn_by_name(const store_t *self, const char *name);
 int store_conn_count(const store_t *self);
 const store_conn_t *store_conn_at(const store_t *self, int i);
 int store_conn_is_database(const store_conn_t *conn);
 
-/* The connection object as GET /connections shows it. */
-json_t *store_conn_json(const store_conn_t *conn);
+/* The connection object as GET /connections/{id} shows it; the list
+ * leaves enabled_clients out (with_clients 0), as Auth0 does. */
+json_t *store_conn_json(const store_conn_t *conn, int with_clients);
 
-const store_user_t *store_user_by_id(const store_t *self, const char *id);
+store_user_t *store_user_by_id(const store_t *self, const char *id);
 
 /* First user whose key of that kind equals key, within conn (any
  * connection when conn is NULL). */
@@ -69,6 +92,10 @@ store_user_t *store_find(const store_t *self, store_key_t kind, const char *key,
  * user, or NULL when the id is taken. */
 store_user_t *store_insert(store_t *self, json_t *profile, json_t *secrets,
                            const store_conn_t *conn, int ledger);
+
+/* Re-reads the e-mail, username and phone keys of u from its profile
+ * after the caller changed them. */
+void store_rekey(store_t *self, store_user_t *u);
 
 /* Removes a user; returns 0, or -1 when absent. */
 int store_delete(store_t *self, const char *id);
@@ -84,6 +111,10 @@ size_t store_inserts_repeated(const store_t *self);
 
 /* Appends {"user_id":..,"count":n} lines for every id ever inserted. */
 void store_inserts_ndjson(const store_t *self, buf_t *out);
+
+/* The ledger as {"<user_id>": count} and back (for snapshots). */
+json_t *store_inserts_json(const store_t *self);
+void store_inserts_load(store_t *self, const json_t *j);
 
 /* Lower-cases an ASCII string in place and returns it. */
 char *store_lower(char *s);

@@ -7,6 +7,7 @@
  * <detail>". */
 #include "validate.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -376,6 +377,12 @@ static const char *type_name(const json_t *v)
 static const char *const vtype_names[] = { "string", "boolean", "integer",
                                            "object", "array" };
 
+static int integral(const json_t *v)
+{
+    double d = json_real_value(v);
+    return isfinite(d) && !(d > floor(d)) && !(d < floor(d));
+}
+
 static int type_ok(vtype_t t, const json_t *v)
 {
     switch (t) {
@@ -384,7 +391,8 @@ static int type_ok(vtype_t t, const json_t *v)
     case T_BOOL:
         return json_is_boolean(v);
     case T_INT:
-        return json_is_integer(v);
+        /* JSON Schema counts 1.0 as an integer, and so does Auth0. */
+        return json_is_integer(v) || (json_is_real(v) && integral(v));
     case T_OBJECT:
         return json_is_object(v);
     case T_ARRAY:
@@ -426,10 +434,19 @@ static int in_list(const char *const *list, const char *s)
     return 0;
 }
 
+/* Length in characters, as JSON Schema and Auth0 count it. */
+static size_t chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
 static void check_string(vctx_t *cx, const vprop_t *p, const char *s,
                          const char *path)
 {
-    size_t len = strlen(s);
+    size_t len = chars(s);
     if (p->enums && !in_list(p->enums, s)) {
         add_err(cx, "ENUM_MISMATCH", path, "No enum match for: \"%.100s\"", s);
         return;
@@ -642,6 +659,26 @@ json_t *validate_user(const json_t *user, const validate_opts_t *opts)
     }
     check_object(&cx, &user_obj, user, "");
     check_rules(&cx, user);
+    return cx.errs;
+}
+
+json_t *validate_username(const json_t *user, const validate_opts_t *opts,
+                          int required, size_t min, size_t max)
+{
+    vctx_t cx = { opts, json_array() };
+    const char *s = json_string_value(json_object_get(user, "username"));
+    if (!s && required)
+        add_err_in(&cx, "OBJECT_REQUIRED", "username", "",
+                   "Missing required property: username");
+    if (!s)
+        return cx.errs;
+    size_t len = chars(s);
+    if (len < min)
+        add_err(&cx, "MIN_LENGTH", "username",
+                "String is too short (%zu chars), minimum %zu", len, min);
+    else if (len > max)
+        add_err(&cx, "MAX_LENGTH", "username",
+                "String is too long (%zu chars), maximum %zu", len, max);
     return cx.errs;
 }
 

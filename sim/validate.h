@@ -19,6 +19,11 @@ typedef struct {
  * user is valid. Messages never contain secret values. */
 json_t *validate_user(const json_t *user, const validate_opts_t *opts);
 
+/* The username rules of a database connection: present when required,
+ * between min and max characters. Returns a new array of errors. */
+json_t *validate_username(const json_t *user, const validate_opts_t *opts,
+                          int required, size_t min, size_t max);
+
 /* A deep copy of user (any JSON value) with password_hash, the hash, salt
  * and key values of custom_password_hash and TOTP secrets replaced by
  * "*****". The caller owns the result. */

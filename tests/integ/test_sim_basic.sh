@@ -111,7 +111,7 @@ req POST "$M/oauth/token" -H 'content-type: application/json' \
 check "token status" 200 "$ST"
 check "token type" Bearer "$(jqb .token_type)"
 check "token expires_in" 86400 "$(jqb .expires_in)"
-check "token scope" "read:users create:users update:users delete:users read:connections" "$(jqb .scope)"
+check "token scope" "read:users create:users update:users delete:users read:connections read:authentication_methods" "$(jqb .scope)"
 check "token is 64 hex" 1 "$(jqb '.access_token | test("^[0-9a-f]{64}$") | if . then 1 else 0 end')"
 TOK=$(jqb .access_token)
 AUTH=(-H "Authorization: Bearer $TOK")
@@ -150,7 +150,7 @@ check "connections status" 200 "$ST"
 check "connections count" 1 "$(jqb length)"
 check "connection name" Username-Password-Authentication "$(jqb '.[0].name')"
 check "connection id pattern" true "$(jqb '.[0].id | test("^con_[A-Za-z0-9]{16}$")')"
-check "connection enabled client" cid "$(jqb '.[0].enabled_clients[0]')"
+check "list leaves enabled_clients out" false "$(jqb '.[0] | has("enabled_clients")')"
 CONN=$(jqb '.[0].id')
 req GET "$M/api/v2/connections" "${AUTH[@]}"
 check "all connections (database + social)" \
@@ -159,6 +159,15 @@ req GET "$M/api/v2/connections?name=Username-Password-Authentication" "${AUTH[@]
 check "connection by name" "$CONN" "$(jqb '.[0].id')"
 req GET "$M/api/v2/connections/$CONN" "${AUTH[@]}"
 check "connection by id" Username-Password-Authentication "$(jqb .name)"
+check "connection enabled client" cid "$(jqb '.enabled_clients[0]')"
+req GET "$M/api/v2/connections?take=1" "${AUTH[@]}"
+check "checkpoint page" "1|1|$CONN" "$(jqb '"\(.connections | length)|\(.next)|\(.connections[0].id)"')"
+req GET "$M/api/v2/connections?take=1&from=1" "${AUTH[@]}"
+check "checkpoint last page" "google-oauth2|false" "$(jqb '"\(.connections[0].name)|\(has("next"))"')"
+req GET "$M/api/v2/connections?include_totals=true&per_page=1&page=1" "${AUTH[@]}"
+check "offset envelope" "2|1|1|google-oauth2" "$(jqb '"\(.total)|\(.start)|\(.limit)|\(.connections[0].name)"')"
+req GET "$M/api/v2/connections?take=x" "${AUTH[@]}"
+check "bad take" 400 "$ST"
 req GET "$M/api/v2/connections/con_AAAAAAAAAAAAAAAA" "${AUTH[@]}"
 check "connection 404" 404 "$ST"
 check "connection 404 body" '{"statusCode":404,"error":"Not Found","message":"The connection does not exist","errorCode":"inexistent_connection"}' "$(body)"

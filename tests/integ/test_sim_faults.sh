@@ -167,5 +167,110 @@ check "SIGTERM exit status" 0 "$RC"
 check "no sanitizer report" 0 "$(grep -c -e 'runtime error' -e 'Sanitizer' "$TMP/log" || true)"
 check "log has no secret" 0 "$(grep -c -F "$SECRET" "$TMP/log" || true)"
 
+# --- faults from flags ----------------------------------------------------------------
+# flagged NAME ARGS...: starts a simulator with fault flags; sets FB and FAUTH.
+flagged()
+{
+    local dir=$TMP/$1
+    shift
+    mkdir -p "$dir"
+    "$BIN" --port 0 --port-file "$dir/port" --client-id cid --client-secret "$SECRET" \
+        --import-rate 0 "$@" 2>"$dir/log" &
+    PID=$!
+    for _ in $(seq 1 100); do
+        [[ -s $dir/port ]] && break
+        sleep 0.05
+    done
+    FB=http://127.0.0.1:$(cat "$dir/port")
+    local t
+    t=$(curl -s -X POST "$FB/oauth/token" -d grant_type=client_credentials -d client_id=cid \
+        --data-urlencode "client_secret=$SECRET" -d audience=https://sim.local/api/v2/ |
+        jq -r .access_token)
+    FAUTH=(-H "Authorization: Bearer $t")
+}
+stop_flagged()
+{
+    kill -TERM "$PID"
+    wait "$PID" || true
+    PID=
+}
+statuses()
+{
+    local n=$1 url=$2 i
+    shift 2
+    for i in $(seq 1 "$n"); do
+        curl -s -o /dev/null -w '%{http_code}\n' "$url" "$@" || true
+    done | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}'
+}
+
+flagged all5xx --fault-5xx-share 1 --fault-5xx-status 502
+req GET "$FB/api/v2/connections" "${FAUTH[@]}"
+check "flag: 5xx" "502|Bad Gateway" "$ST|$(jqb .error)"
+check "flag: rule listed" '[{"match":"*","action":"status","count":-1,"status":502}]' "$(curl -s "$FB/__sim/faults" | jq -c .)"
+req POST "$FB/oauth/token" -d grant_type=client_credentials
+check "flag: token endpoint spared" 401 "$ST"
+stop_flagged
+
+flagged half --fault-5xx-share 0.5 --fault-seed 11
+A=$(statuses 200 "$FB/api/v2/connections" "${FAUTH[@]}")
+N503=$(sed -n 's/.*503:\([0-9]*\).*/\1/p' <<<"$A")
+check "flag: share 0.5 of 200 fire (60..140)" 1 "$(( N503 >= 60 && N503 <= 140 ? 1 : 0 ))"
+stop_flagged
+flagged half2 --fault-5xx-share 0.5 --fault-seed 11
+check "flag: seeded draws repeat" "$A" "$(statuses 200 "$FB/api/v2/connections" "${FAUTH[@]}")"
+stop_flagged
+
+flagged limited --fault-429-share 1
+req GET "$FB/api/v2/users/auth0%7Cx" "${FAUTH[@]}"
+check "flag: 429" "429|Global limit has been reached|0" "$ST|$(jqb .message)|$(header x-ratelimit-remaining)"
+stop_flagged
+
+flagged dropped --fault-drop-share 1
+req GET "$FB/api/v2/connections" "${FAUTH[@]}"
+check "flag: drop" 52 "$CURL_RC"
+stop_flagged
+
+flagged postdrop --fault-post-drop-share 1
+CONN=$(curl -s "$FB/api/v2/connections" "${FAUTH[@]}" | jq -r '.[0].id')
+check "flag: GET not dropped" true "$(jq -rn --arg c "$CONN" '$c | startswith("con_")')"
+req POST "$FB/api/v2/jobs/users-imports" "${FAUTH[@]}" -F "users=@$TMP/one.json" -F "connection_id=$CONN"
+check "flag: POST dropped" 52 "$CURL_RC"
+sleep 0.3
+check "flag: POST took effect" "1|1" "$(curl -s "$FB/__sim/counters" | jq -r '"\(.jobs.created)|\(.inserts.total)"')"
+stop_flagged
+
+flagged slow --fault-slow-ms 400
+T0=$(date +%s%N)
+req GET "$FB/api/v2/connections" "${FAUTH[@]}"
+T1=$(date +%s%N)
+check "flag: slow" "200|1" "$ST|$(( (T1 - T0) / 1000000 >= 380 ? 1 : 0 ))"
+stop_flagged
+flagged slowfail --fault-slow-ms 300 --fault-5xx-share 1
+T0=$(date +%s%N)
+req GET "$FB/api/v2/connections" "${FAUTH[@]}"
+T1=$(date +%s%N)
+check "flag: slow, then 5xx" "503|1" "$ST|$(( (T1 - T0) / 1000000 >= 280 ? 1 : 0 ))"
+stop_flagged
+
+flagged jobs --fault-job-fail-share 1
+CONN=$(curl -s "$FB/api/v2/connections" "${FAUTH[@]}" | jq -r '.[0].id')
+req POST "$FB/api/v2/jobs/users-imports" "${FAUTH[@]}" -F "users=@$TMP/one.json" -F "connection_id=$CONN"
+J=$(jqb .id)
+sleep 0.3
+req GET "$FB/api/v2/jobs/$J" "${FAUTH[@]}"
+check "flag: job fails" failed "$(jqb .status)"
+stop_flagged
+flagged stuck --fault-job-stuck-share 1
+CONN=$(curl -s "$FB/api/v2/connections" "${FAUTH[@]}" | jq -r '.[0].id')
+req POST "$FB/api/v2/jobs/users-imports" "${FAUTH[@]}" -F "users=@$TMP/one.json" -F "connection_id=$CONN"
+J=$(jqb .id)
+sleep 0.3
+req GET "$FB/api/v2/jobs/$J" "${FAUTH[@]}"
+check "flag: job stays pending" pending "$(jqb .status)"
+stop_flagged
+
+"$BIN" --client-id cid --client-secret x --fault-5xx-share 2 2>/dev/null && RC=0 || RC=$?
+check "flag: share out of range" 2 "$RC"
+
 echo "$PASS passed, $FAIL failed"
 [[ $FAIL -eq 0 ]]
