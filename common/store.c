@@ -226,8 +226,52 @@ int store_ping(store_t *self)
     return ok ? 0 : -1;
 }
 
+/* Name of the embedded library, from its "#!lua name=..." line. */
+static void library_name(char *out, size_t n)
+{
+    const char *p = strstr(store_functions_lua, "name=");
+    size_t len = p ? strcspn(p + 5, " \r\n") : 0;
+    snprintf(out, n, "%.*s", (int)len, p ? p + 5 : "");
+}
+
+/* Deletes every a0m_v* library but ours: a new version reuses function
+ * names, which Redis refuses to have in two libraries. */
+static int drop_other_versions(store_t *self, const char *ours)
+{
+    redisReply *r =
+        store_commandf(self, "FUNCTION LIST LIBRARYNAME %s", "a0m_v*");
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *lib = r->element[i];
+        for (size_t k = 0;
+             lib->type == REDIS_REPLY_ARRAY && k + 1 < lib->elements; k += 2) {
+            const redisReply *key = lib->element[k], *val = lib->element[k + 1];
+            if (key->type != REDIS_REPLY_STRING ||
+                strcmp(key->str, "library_name") != 0 ||
+                val->type != REDIS_REPLY_STRING || strcmp(val->str, ours) == 0)
+                continue;
+            redisReply *d =
+                store_commandf(self, "FUNCTION DELETE %s", val->str);
+            rc |= !d || d->type == REDIS_REPLY_ERROR ? -1 : 0;
+            if (d)
+                freeReplyObject(d);
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 int store_load_functions(store_t *self)
 {
+    char name[64];
+    library_name(name, sizeof name);
+    if (drop_other_versions(self, name) != 0)
+        return -1;
     args_t a = { 0 };
     args_str(&a, "FUNCTION");
     args_str(&a, "LOAD");
@@ -444,21 +488,52 @@ int store_release(store_t *self, const char *run, int64_t batch,
     return 0;
 }
 
-static void rl_key_push(args_t *a, const char *tenant, const char *group)
+static void rl_key_push(args_t *a, const char *tenant, const char *name)
 {
-    args_own(a, xasprintf("a0m:{%s}:rl:%s", tenant, group));
+    args_own(a, xasprintf("a0m:{%s}:rl:%s", tenant, name));
 }
 
-int store_rate_acquire(store_t *self, const char *tenant, const char *group,
-                       double rate, int64_t burst, int64_t max_wait_ms,
-                       int64_t *wait_ms)
+/* Requests per second as milli-requests per second, rounded down so the
+ * farm never asks for more than it was given. */
+static void rate_push(args_t *a, double rate)
+{
+    int64_t mrps = (int64_t)(rate * 1000.0);
+    args_int(a, mrps > 0 ? mrps : 1);
+}
+
+static void buckets_push(args_t *a, const store_bucket_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        rate_push(a, b[i].rate);
+        args_int(a, b[i].burst > 0 ? b[i].burst : 1);
+    }
+}
+
+static void note_push(args_t *a, const store_rl_note_t *note)
+{
+    args_str(a, note->group ? note->group : "");
+    args_int(a, note->limit);
+    args_int(a, note->remaining);
+    args_int(a, note->reset);
+    args_int(a, note->status);
+}
+
+int store_rl_acquire(store_t *self, const char *tenant,
+                     const store_bucket_t *buckets, size_t n,
+                     int64_t max_wait_ms, const store_rl_note_t *note,
+                     int64_t *wait_ms)
 {
     args_t a = { 0 };
-    fcall_begin(&a, "a0m_gcra_acquire", 1);
-    rl_key_push(&a, tenant, group);
-    args_own(&a, xasprintf("%.6f", rate));
-    args_int(&a, burst);
+    fcall_begin(&a, "a0m_rl_acquire", (int)n + 3);
+    key_push(&a, tenant, "rlpause");
+    key_push(&a, tenant, "rl:stats");
+    key_push(&a, tenant, "rl:last");
+    for (size_t i = 0; i < n; i++)
+        rl_key_push(&a, tenant, buckets[i].name);
     args_int(&a, max_wait_ms);
+    buckets_push(&a, buckets, n);
+    if (note)
+        note_push(&a, note);
     redisReply *r = run_args(self, &a);
     args_free(&a);
     if (!r)
@@ -472,22 +547,59 @@ int store_rate_acquire(store_t *self, const char *tenant, const char *group,
     return status;
 }
 
-int store_rate_penalize(store_t *self, const char *tenant, const char *group,
-                        double rate, int64_t burst, int64_t pause_ms)
+int64_t store_rl_penalize(store_t *self, const char *tenant,
+                          const store_bucket_t *buckets, size_t n,
+                          int64_t pause_ms, const char *reason)
 {
     args_t a = { 0 };
-    fcall_begin(&a, "a0m_gcra_penalize", 2);
-    rl_key_push(&a, tenant, group);
+    fcall_begin(&a, "a0m_rl_penalize", (int)n + 4);
     key_push(&a, tenant, "rlpause");
-    args_own(&a, xasprintf("%.6f", rate));
-    args_int(&a, burst);
+    key_push(&a, tenant, "rl:stats");
+    key_push(&a, tenant, "rl:pauses");
+    key_push(&a, tenant, "rl:strikes");
+    for (size_t i = 0; i < n; i++)
+        rl_key_push(&a, tenant, buckets[i].name);
     args_int(&a, pause_ms);
+    args_str(&a, reason);
+    buckets_push(&a, buckets, n);
     redisReply *r = run_args(self, &a);
     args_free(&a);
     if (!r)
         return -1;
+    int64_t applied = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);
-    return 0;
+    return applied;
+}
+
+int64_t store_rl_paused_ms(store_t *self, const char *tenant)
+{
+    char *key = store_key(tenant, "rlpause");
+    const char *argv[] = { "PTTL", key };
+    size_t lens[] = { 4, strlen(key) };
+    redisReply *r = store_command(self, 2, argv, lens);
+    free(key);
+    if (!r)
+        return -1;
+    int64_t ms = -1;
+    if (r->type == REDIS_REPLY_INTEGER)
+        ms = r->integer > 0 ? r->integer : 0;
+    freeReplyObject(r);
+    return ms;
+}
+
+int store_rate_acquire(store_t *self, const char *tenant, const char *group,
+                       double rate, int64_t burst, int64_t max_wait_ms,
+                       int64_t *wait_ms)
+{
+    store_bucket_t b = { group, rate, burst };
+    return store_rl_acquire(self, tenant, &b, 1, max_wait_ms, NULL, wait_ms);
+}
+
+int store_rate_penalize(store_t *self, const char *tenant, const char *group,
+                        double rate, int64_t burst, int64_t pause_ms)
+{
+    store_bucket_t b = { group, rate, burst };
+    return store_rl_penalize(self, tenant, &b, 1, pause_ms, "429") < 0 ? -1 : 0;
 }
 
 int store_sem_acquire(store_t *self, const char *tenant, const char *holder,
@@ -537,6 +649,23 @@ int store_sem_release(store_t *self, const char *tenant, const char *holder)
     key_push(&a, tenant, "jobs");
     key_push(&a, tenant, "jobs:wake");
     args_str(&a, holder);
+    redisReply *r = run_args(self, &a);
+    args_free(&a);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+int store_sem_yield(store_t *self, const char *tenant, const char *holder,
+                    int64_t hold_ms)
+{
+    args_t a = { 0 };
+    fcall_begin(&a, "a0m_sem_yield", 2);
+    key_push(&a, tenant, "jobs");
+    key_push(&a, tenant, "jobs:fence");
+    args_str(&a, holder);
+    args_int(&a, hold_ms);
     redisReply *r = run_args(self, &a);
     args_free(&a);
     if (!r)
