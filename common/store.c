@@ -674,6 +674,55 @@ int store_sem_yield(store_t *self, const char *tenant, const char *holder,
     return 0;
 }
 
+int store_sem_holders(store_t *self, const char *tenant, char **out, size_t max)
+{
+    char *key = store_key(tenant, "jobs");
+    char stop[32];
+    snprintf(stop, sizeof stop, "%zu", max ? max - 1 : 0);
+    const char *argv[] = { "ZRANGE", key, "0", stop };
+    size_t lens[] = { 6, strlen(key), 1, strlen(stop) };
+    redisReply *r = max ? store_command(self, 4, argv, lens) : NULL;
+    free(key);
+    if (!r)
+        return max ? -1 : 0;
+    int n = 0;
+    for (size_t i = 0;
+         r->type == REDIS_REPLY_ARRAY && i < r->elements && (size_t)n < max;
+         i++) {
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            out[n++] = xstrndup(r->element[i]->str, r->element[i]->len);
+    }
+    int ok = r->type == REDIS_REPLY_ARRAY;
+    freeReplyObject(r);
+    return ok ? n : -1;
+}
+
+int store_sem_reap_turn(store_t *self, const char *tenant, int64_t ms)
+{
+    char *key = store_key(tenant, "jobs:reap");
+    redisReply *r =
+        store_commandf(self, "SET %s 1 NX PX %lld", key, (long long)ms);
+    free(key);
+    if (!r)
+        return -1;
+    int rc = r->type == REDIS_REPLY_STATUS ? 1
+             : r->type == REDIS_REPLY_NIL  ? 0
+                                           : -1;
+    freeReplyObject(r);
+    return rc;
+}
+
+int64_t store_time_ms(store_t *self)
+{
+    redisReply *r = store_commandf(self, "TIME");
+    int64_t ms = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2)
+        ms = int_elem(r, 0) * 1000 + int_elem(r, 1) / 1000;
+    if (r)
+        freeReplyObject(r);
+    return ms;
+}
+
 int store_sem_wait(store_t *self, const char *tenant, int64_t timeout_ms)
 {
     char *key = store_key(tenant, "jobs:wake");

@@ -11,7 +11,7 @@
  *   a0m:{R}:meta, :batch:B, :pending, :leases, :users:B, :users:local,
  *   :stats, :events, :fence                               (per run R)
  *   a0m:{T}:rl:BUCKET, :rlpause, :rl:stats, :rl:last, :rl:pauses,
- *   :rl:strikes, :jobs, :jobs:wake, :jobs:fence            (per tenant T)
+ *   :rl:strikes, :jobs, :jobs:wake, :jobs:fence, :jobs:reap (per tenant T)
  * Nothing secret is ever written here. */
 
 typedef struct store_t store_t;
@@ -142,6 +142,16 @@ int store_sem_release(store_t *self, const char *tenant, const char *holder);
  * goes to a stand-in for hold_ms, and the holder must queue again. */
 int store_sem_yield(store_t *self, const char *tenant, const char *holder,
                     int64_t hold_ms);
+/* Holders of the semaphore, at most max (strings into out, each freed by
+ * the caller). Returns how many, or -1. */
+int store_sem_holders(store_t *self, const char *tenant, char **out,
+                      size_t max);
+/* 1 when the caller may look for slots to reap for the next ms (one
+ * caller per tenant at a time: SET NX on a0m:{T}:jobs:reap), 0 when
+ * another has the turn, -1 on failure. */
+int store_sem_reap_turn(store_t *self, const char *tenant, int64_t ms);
+/* The server's clock in milliseconds, or -1. */
+int64_t store_time_ms(store_t *self);
 /* Blocks up to timeout_ms for a released slot (BLPOP on the wake list). */
 int store_sem_wait(store_t *self, const char *tenant, int64_t timeout_ms);
 

@@ -124,14 +124,18 @@ static step_t move(exec_t *x, const char *from, const char *to,
     return STEP_RETRY;
 }
 
-/* How long a job slot stays held without news: an import Auth0 may be
- * running occupies one of its slots even when its worker died, until
- * someone polls it to its end, or until a job that may exist must have
- * ended (the reconcile wait). */
-static int64_t slot_lease_ms(const exec_t *x)
+/* How long a job slot stays held without news. Once Auth0 has accepted
+ * the job, the job occupies one of Auth0's slots even when its worker
+ * died, until someone polls it to its end (the batch's next holder, or a
+ * worker waiting for a slot: reap_slots), so the lease is long. Before,
+ * a dead worker's slot frees with its batch lease: a job its POST may
+ * have created is met as a job-cap 429. */
+static int64_t slot_lease_ms(const exec_t *x, const char *state)
 {
     int64_t r = x->meta.reconcile_wait_ms;
-    return r > x->meta.lease_ms ? r : x->meta.lease_ms;
+    if (strcmp(state, "SUBMITTED") != 0 || r < x->meta.lease_ms)
+        return x->meta.lease_ms;
+    return r;
 }
 
 /* Keeps our lease and our job slot alive while we wait on Auth0. */
@@ -139,7 +143,9 @@ static step_t renew(exec_t *x, const char *state)
 {
     if (util_mono_ms() - x->last_renew_ms < x->meta.lease_ms / 4)
         return STEP_OK;
-    store_sem_renew(x->store, x->meta.tenant, x->holder, slot_lease_ms(x));
+    if (!strcmp(state, "SUBMITTING") || !strcmp(state, "SUBMITTED"))
+        store_sem_renew(x->store, x->meta.tenant, x->holder,
+                        slot_lease_ms(x, state));
     return move(x, state, state, NULL, 0);
 }
 
@@ -155,6 +161,8 @@ static char *batch_field(exec_t *x, const char *field)
 
 /* ---- import job slot ---- */
 
+static void reap_slots(exec_t *x);
+
 /* Waits for a slot: a holder's release wakes us (BLPOP on the wake list),
  * else the earliest lease running out; no polling of Redis meanwhile. The
  * slot is held by the batch, with the long slot lease, from before the
@@ -166,7 +174,7 @@ static step_t take_slot(exec_t *x, const char *state)
             return STEP_STOPPING;
         int64_t wait = 0;
         int rc = store_sem_acquire(x->store, x->meta.tenant, x->holder,
-                                   x->meta.job_slots, slot_lease_ms(x), &wait);
+                                   x->meta.job_slots, x->meta.lease_ms, &wait);
         if (rc == 1)
             return STEP_OK;
         if (rc < 0) {
@@ -174,7 +182,9 @@ static step_t take_slot(exec_t *x, const char *state)
                 return STEP_STOPPING;
             continue;
         }
-        store_sem_wait(x->store, x->meta.tenant, wait < 5000 ? wait : 5000);
+        if (store_sem_wait(x->store, x->meta.tenant,
+                           wait < 5000 ? wait : 5000) == 0)
+            reap_slots(x);
         step_t s = renew(x, state);
         if (s != STEP_OK)
             return s;
@@ -234,7 +244,11 @@ static step_t accepted(exec_t *x, const auth0_resp_t *resp, const char *ext,
         return STEP_RETRY;
     }
     const char *f[] = { "job_id", job_id, "external_id", ext };
-    return move(x, "SUBMITTING", "SUBMITTED", f, 4);
+    step_t s = move(x, "SUBMITTING", "SUBMITTED", f, 4);
+    if (s == STEP_OK)
+        store_sem_renew(x->store, x->meta.tenant, x->holder,
+                        slot_lease_ms(x, "SUBMITTED"));
+    return s;
 }
 
 /* A POST that created nothing and may succeed later: unreachable, no
@@ -431,6 +445,67 @@ static step_t poll_job(exec_t *x, const char *job_id, json_t **job, char *why,
     }
 }
 
+/* ---- slots of dead workers ---- */
+
+#define REAP_MAX     64
+#define REAP_TURN_MS 2000
+
+/* Whether Auth0 reports the job ended (or no longer knows it). */
+static int job_ended(exec_t *x, const char *job_id)
+{
+    int gone = 0;
+    json_t *o = read_job(x, job_id, &gone);
+    const char *st = json_string_value(json_object_get(o, "status"));
+    int ended =
+        gone || (st && (!strcmp(st, "completed") || !strcmp(st, "failed")));
+    json_decref(o);
+    return ended;
+}
+
+/* A holder ("RUN:BATCH") whose batch nobody leases any more, whose job
+ * has ended: nobody else would free its slot before its batch is
+ * adopted, and adopting needs a worker that may be waiting for it. */
+static int orphan_ended(exec_t *x, const char *holder, int64_t now)
+{
+    const char *colon = strrchr(holder, ':');
+    if (!colon || strncmp(holder, "auth0:", 6) == 0 ||
+        strcmp(holder, x->holder) == 0)
+        return 0;
+    char *key = xasprintf("a0m:{%.*s}:batch:%s", (int)(colon - holder), holder,
+                          colon + 1);
+    redisReply *r =
+        store_commandf(x->store, "HMGET %s state job_id lease_until", key);
+    free(key);
+    int ended = 0;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[0]->str && r->element[1]->str && r->element[1]->str[0] &&
+        strcmp(r->element[0]->str, "SUBMITTED") == 0 &&
+        atoll(r->element[2]->str ? r->element[2]->str : "0") <= now)
+        ended = job_ended(x, r->element[1]->str);
+    if (r)
+        freeReplyObject(r);
+    return ended;
+}
+
+/* Waiting for a slot, every slot taken: one waiter of the farm at a time
+ * looks for slots whose job ended while nobody polled it, and frees
+ * them. */
+static void reap_slots(exec_t *x)
+{
+    if (store_sem_reap_turn(x->store, x->meta.tenant, REAP_TURN_MS) != 1)
+        return;
+    char *h[REAP_MAX];
+    int n = store_sem_holders(x->store, x->meta.tenant, h, REAP_MAX);
+    int64_t now = store_time_ms(x->store);
+    for (int i = 0; i < n; i++) {
+        if (now > 0 && orphan_ended(x, h[i], now)) {
+            log_info(M, "freeing the job slot of %s: its job has ended", h[i]);
+            store_sem_release(x->store, x->meta.tenant, h[i]);
+        }
+        free(h[i]);
+    }
+}
+
 /* ---- outcomes ---- */
 
 /* Index of the payload user an error entry speaks of, or -1. The echoed
@@ -624,10 +699,10 @@ static step_t run_batch(exec_t *x, char *why, size_t whylen, int64_t *inserted,
     step_t s = STEP_OK;
     if (x->m->job_id && x->m->job_id[0]) {
         snprintf(job_id, sizeof job_id, "%s", x->m->job_id);
-        int64_t wait;
-        /* The job holds one of Auth0's slots: keep it counted. */
-        store_sem_acquire(x->store, x->meta.tenant, x->holder,
-                          x->meta.job_slots + 1, slot_lease_ms(x), &wait);
+        /* Adopted: the job keeps the slot it holds, unless a waiter
+         * already found it ended and freed it. */
+        store_sem_renew(x->store, x->meta.tenant, x->holder,
+                        slot_lease_ms(x, "SUBMITTED"));
     } else {
         s = begin(x);
         if (s == STEP_OK)
