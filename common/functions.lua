@@ -298,10 +298,11 @@ end
 local function rl_acquire(keys, args)
     local now = now_ms()
     local n = #keys - 3
-    local wait = 0
+    -- exact: the moment (ms from now, fractional) every bucket conforms
+    local exact = 0
     local pause_until = tonumber(redis.call('GET', keys[1])) or 0
     if pause_until > now then
-        wait = pause_until - now
+        exact = pause_until - now
     end
     local levels = {}
     for i = 1, n do
@@ -309,18 +310,21 @@ local function rl_acquire(keys, args)
         levels[i] = rl_level(keys[i + 3], now, per_ms)
         local over = levels[i] + MICRO - tau
         if over > 0 then
-            wait = math.max(wait, math.ceil(over / per_ms))
+            exact = math.max(exact, over / per_ms)
         end
     end
+    local wait = math.ceil(exact)
     rl_note(keys[3], keys[2], now, args, 2 + 2 * n)
     if wait > tonumber(args[1]) then
         redis.call('HINCRBY', keys[2], 'denied', 1)
         return { 2, wait }
     end
-    -- Sent at now + wait, the request finds each bucket drained by then.
+    -- Booked at that exact moment, so that rounding the caller's sleep up
+    -- to a whole millisecond never lowers the rate; a bucket that would
+    -- have drained further by then is charged from then.
     for i = 1, n do
         local per_ms = rl_params(args, 2, i)
-        local level = math.max(levels[i], wait * per_ms) + MICRO
+        local level = math.max(levels[i], math.floor(exact * per_ms)) + MICRO
         rl_store(keys[i + 3], now, level, per_ms)
     end
     redis.call('HINCRBY', keys[2], 'granted', 1)

@@ -119,12 +119,15 @@ int limiter_cfg_parse(limiter_cfg_t *cfg, const char *spec, char *err,
     size_t len = eq ? (size_t)(eq - spec) : 0;
     char *end = NULL;
     double rate = eq ? strtod(eq + 1, &end) : -1;
+    int ok = eq && len > 0 && len < sizeof name && end != eq + 1 && rate >= 0 &&
+             rate <= 100000;
     long long burst = 0;
-    if (end && *end == '/')
-        burst = strtoll(end + 1, &end, 10);
-    int ok = eq && len > 0 && len < sizeof name && end && end != eq + 1 &&
-             !*end && rate >= 0 && rate <= 100000 && burst >= 0 &&
-             burst <= 100000 && (*(end - 1) != '/');
+    if (ok && *end == '/') {
+        const char *b = end + 1;
+        burst = strtoll(b, &end, 10);
+        ok = end != b && burst >= 1 && burst <= 100000;
+    }
+    ok = ok && *end == '\0';
     if (ok) {
         snprintf(name, sizeof name, "%.*s", (int)len, spec);
         ok = limiter_cfg_set(cfg, name, rate, burst) == 0;
@@ -406,9 +409,8 @@ static int book(limiter_t *self, const store_bucket_t *b, size_t n)
     return still_clear(self, slot);
 }
 
-static int gate(void *arg, auth0_group_t group)
+int limiter_gate(limiter_t *self, auth0_group_t group)
 {
-    limiter_t *self = arg;
     store_bucket_t b[MAX_BUCKETS];
     size_t n = buckets_of(self, group, b);
     int errors = 0;
@@ -423,9 +425,8 @@ static int gate(void *arg, auth0_group_t group)
     }
 }
 
-static void pause_farm(void *arg, auth0_group_t group, int64_t pause_ms)
+void limiter_pause(limiter_t *self, auth0_group_t group, int64_t pause_ms)
 {
-    limiter_t *self = arg;
     store_bucket_t b[MAX_BUCKETS];
     size_t n = group == AUTH0_GROUP_TOKEN ? buckets_of(self, group, b)
                                           : buckets_all(self, b);
@@ -442,9 +443,19 @@ static void pause_farm(void *arg, auth0_group_t group, int64_t pause_ms)
         util_sleep_ms(pause_ms);
 }
 
+static int gate_hook(void *arg, auth0_group_t group)
+{
+    return limiter_gate(arg, group);
+}
+
+static void pause_hook(void *arg, auth0_group_t group, int64_t pause_ms)
+{
+    limiter_pause(arg, group, pause_ms);
+}
+
 void limiter_attach(limiter_t *self, auth0_t *api)
 {
-    auth0_set_gate(api, gate, pause_farm, self);
+    auth0_set_gate(api, gate_hook, pause_hook, self);
 }
 
 /* The early brake: Auth0's bucket runs low (other traffic on the tenant

@@ -80,6 +80,17 @@ void limiter_configure(limiter_t *self, const char *tenant,
  * it). Until limiter_configure, the gate only checks that Redis answers. */
 void limiter_attach(limiter_t *self, auth0_t *api);
 
+/* The gate: returns once a request of group may be sent (0), after
+ * booking it in every bucket it draws from and sleeping until its slot;
+ * -1 when it may not be sent at all (stopping, or Redis answering with
+ * errors). While Redis is unreachable it waits for it. */
+int limiter_gate(limiter_t *self, auth0_group_t group);
+
+/* The pause hook: Auth0 answered 429 and asked for pause_ms. Pauses the
+ * whole farm (every Management API bucket; only the token bucket for a
+ * token 429) and restarts the buckets empty at the pause's end. */
+void limiter_pause(limiter_t *self, auth0_group_t group, int64_t pause_ms);
+
 /* Tells the limiter what a response said (x-ratelimit-*): recorded in
  * a0m:{T}:rl:last with the next booking, and the early brake. */
 void limiter_note(limiter_t *self, auth0_group_t group,

@@ -4,6 +4,9 @@
 # active there. One worker is killed with SIGKILL right after it submits a
 # job: that job's slot must stay held (a0m:{T}:jobs) for as long as the job
 # runs, until another worker adopts the batch and polls the job to its end.
+# Then a tenant that runs one job at a time while the farm thinks it may
+# run two: its "active import users jobs" 429s put batches back behind the
+# semaphore and never pause the farm.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -142,5 +145,29 @@ check "never more than 2 holders in $JOBS" yes \
     "$(awk '$1 > 2 { bad = 1 } END { print bad ? "no" : "yes" }' \
         "$A0_TMP/samples.txt")"
 check "no rate-limit 429" 0 "$(jq -r .rate_limited <<<"$counters")"
+
+# ---- a tenant busy with a job the farm does not know of ----
+a0_start_sim busy --import-rate 40 --max-active-imports 1
+a0_use_tenant TARGET busy
+head -200 "$A0_TMP/input.ndjson" >"$A0_TMP/input2.ndjson"
+set +e
+"$A0_BIN/coordinator/a0migrate" run --input "$A0_TMP/input2.ndjson" \
+    --run-id busy --local-workers 2 --job-slots 2 --rate 50 --burst 20 \
+    --batch-users 20 >"$A0_TMP/busy.out" 2>"$A0_TMP/busy.log"
+rc=$?
+set -e
+check "busy run exit status" 0 "$rc"
+counters=$(curl -sf "$BUSY_URL/__sim/counters")
+caps=$(jq -r '.requests["POST /api/v2/jobs/users-imports 429"] // 0' \
+    <<<"$counters")
+check "the tenant refused jobs for its own count" yes \
+    "$([ "$caps" -gt 0 ] && echo yes || echo "no ($caps)")"
+check "which never paused the farm" "" \
+    "$(rcli hget 'a0m:{busy.sim.local}:rl:stats' penalties)"
+check "busy: no user left pending" 0 \
+    "$("$A0_BIN/coordinator/a0migrate" status --run-id busy --json |
+        jq -r '.pending // 0')"
+check "busy: one job at a time on the tenant" 1 \
+    "$(jq -r .jobs.max_active <<<"$counters")"
 
 a0_finish
