@@ -348,19 +348,21 @@ static int64_t clamp_poll(const exec_t *x, double ms)
     return (int64_t)ms;
 }
 
-/* Auth0's forecast for a running job, from time_left_seconds or else
- * percentage_done and the time so far; -1 when it gives none. */
+/* Auth0's forecast for a running job: time_left_seconds (whole seconds,
+ * so up to one too many) or what percentage_done and the time so far
+ * imply, whichever is sooner; -1 when it gives neither. */
 static double forecast_ms(json_t *job, int64_t elapsed_ms)
 {
     json_int_t left =
         json_integer_value(json_object_get(job, "time_left_seconds"));
     json_int_t pct =
         json_integer_value(json_object_get(job, "percentage_done"));
-    if (left > 0)
-        return (double)left * 1000.0;
-    if (pct > 0 && pct < 100)
-        return (double)elapsed_ms * (double)(100 - pct) / (double)pct;
-    return -1;
+    double f = left > 0 ? (double)left * 1000.0 : -1;
+    if (pct > 0 && pct < 100) {
+        double by_pct = (double)elapsed_ms * (double)(100 - pct) / (double)pct;
+        f = f < 0 || by_pct < f ? by_pct : f;
+    }
+    return f;
 }
 
 /* The next wait: Auth0's forecast while the job runs, else twice the
