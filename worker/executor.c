@@ -8,7 +8,8 @@
  * (job id) -> poll until the job ends -> slot released -> errors ->
  * outcomes and DONE. A POST whose outcome is unknown leaves the batch in
  * SUBMITTING, which the coordinator turns into RECONCILE; its slot stays
- * held, as the job it may have created would hold Auth0's. */
+ * held until the batch lease runs out, as a job it may have created
+ * would hold one of Auth0's. */
 #include "executor.h"
 
 #include <jansson.h>
@@ -127,9 +128,9 @@ static step_t move(exec_t *x, const char *from, const char *to,
 /* How long a job slot stays held without news. Once Auth0 has accepted
  * the job, the job occupies one of Auth0's slots even when its worker
  * died, until someone polls it to its end (the batch's next holder, or a
- * worker waiting for a slot: reap_slots), so the lease is long. Before,
- * a dead worker's slot frees with its batch lease: a job its POST may
- * have created is met as a job-cap 429. */
+ * worker waiting for a slot: reap_slots), so the lease is long. Until
+ * then a dead worker's slot frees with its batch lease; should its POST
+ * have created a job after all, that job shows as a job-cap 429. */
 static int64_t slot_lease_ms(const exec_t *x, const char *state)
 {
     int64_t r = x->meta.reconcile_wait_ms;
@@ -165,8 +166,7 @@ static void reap_slots(exec_t *x);
 
 /* Waits for a slot: a holder's release wakes us (BLPOP on the wake list),
  * else the earliest lease running out; no polling of Redis meanwhile. The
- * slot is held by the batch, with the long slot lease, from before the
- * POST until its job has ended. */
+ * slot is the batch's from before the POST until its job has ended. */
 static step_t take_slot(exec_t *x, const char *state)
 {
     for (;;) {

@@ -14,6 +14,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
+CHECK="python3 $here/../integ/rate_check.py"
 users=${BENCH_USERS:-20000}
 batch=${BENCH_BATCH:-1000}
 import_rate=${BENCH_IMPORT_RATE:-2000}
@@ -30,14 +31,17 @@ export A0_REDIS_URL=$REDIS_URL
     2>"$A0_TMP/export.log"
 gzip -dc "$A0_TMP/export.ndjson.gz" >"$A0_TMP/input.ndjson"
 
-# Requests by kind from a0sim's counters: "post polls errors other".
+# Requests by kind from a0sim's counters ("METHOD ROUTE STATUS": count):
+# "posts polls error-reads other".
 kinds() {
-    jq -r '.requests | to_entries | map(select(.key | startswith("POST /oauth") | not)) |
-        [ (map(select(.key | startswith("POST /api/v2/jobs/users-imports"))) | map(.value) | add // 0),
-          (map(select(.key | test("^GET /api/v2/jobs/\\{id\\} "))) | map(.value) | add // 0),
-          (map(select(.key | test("^GET /api/v2/jobs/\\{id\\}/errors"))) | map(.value) | add // 0),
-          (map(select(.key | test("^(POST /api/v2/jobs/users-imports|GET /api/v2/jobs/\\{id\\})") | not)) | map(.value) | add // 0) ] |
-        map(tostring) | join(" ")'
+    jq -r '.requests | to_entries
+        | map(select(.key | startswith("POST /oauth") | not)) as $all
+        | def n(re): [$all[] | select(.key | test(re)) | .value] | add // 0;
+        [ n("^POST /api/v2/jobs/users-imports "),
+          n("^GET /api/v2/jobs/\\{id\\} "),
+          n("^GET /api/v2/jobs/\\{id\\}/errors "),
+          n("^(?!POST /api/v2/jobs/users-imports |GET /api/v2/jobs/)") ]
+        | map(tostring) | join(" ")'
 }
 
 run_one() {
@@ -61,23 +65,26 @@ run_one() {
         --json | jq -r '.imported // 0')
     batches=$("$A0_BIN/coordinator/a0migrate" status --run-id "bench$w" \
         --json | jq -r '.batches // 0')
-    rps=$(python3 "$here/../integ/rate_check.py" rate "$A0_TMP/req$w.ndjson" 0)
+    rps=$($CHECK rate "$A0_TMP/req$w.ndjson" 0)
+    most=$($CHECK window "$A0_TMP/req$w.ndjson" 1000)
     read -r post polls errors other <<<"$(kinds <<<"$counters")"
-    awk -v w="$w" -v rps="$rps" -v al="$allowed" \
+    awk -v w="$w" -v rps="$rps" -v al="$allowed" -v maxw="$most" \
         -v lim="$(jq -r .rate_limited <<<"$counters")" \
         -v post="$post" -v polls="$polls" -v errs="$errors" -v other="$other" \
         -v b="$batches" -v u="$imported" -v ms="$((t1 - t0))" \
-        -v maxw="$(python3 "$here/../integ/rate_check.py" window "$A0_TMP/req$w.ndjson" 1000)" \
         'BEGIN {
-            printf "| %d | %.2f / %s | %d | %d | %d | %d / %d / %d (+%d) | %.2f | %d | %.1f | %.0f |\n",
-                w, rps, al, maxw, lim, b, post, polls, errs, other,
+            printf "| %d | %.2f / %s | %d | %d | %d ", w, rps, al, maxw, lim, b
+            printf "| %d / %d / %d (+%d) ", post, polls, errs, other
+            printf "| %.2f | %d | %.1f | %.0f |\n",
                 b ? (post + polls + errs) / b : 0, u, ms / 1000,
                 ms ? u * 1000 / ms : 0
         }'
 }
 
-header="| workers | requests/s achieved / allowed | most in 1 s | 429s | batches | POST / polls / error reads (+other) | requests per batch | users imported | seconds | users/s |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+header="| workers | requests/s achieved / allowed | most in 1 s | 429s |"
+header+=" batches | POST / polls / error reads (+other) | requests per batch |"
+header+=" users imported | seconds | users/s |"
+header+=$'\n'"|$(printf ' --- |%.0s' $(seq 10))"
 rows=""
 for w in ${BENCH_WORKERS:-1 2 4 8}; do
     row=$(run_one "$w")
@@ -96,10 +103,11 @@ if [ "$write" = 1 ]; then
         echo
         echo "$(date -u +%Y-%m-%d), $(nproc) cores. a0sim target with Auth0's"
         echo "enterprise limits (16 requests/s, burst 50, 2 import jobs at a"
-        echo "time), jobs importing $import_rate users/s; $users generated users"
-        echo "in batches of at most $batch; farm on --plan enterprise"
-        echo "--plan-share $share ($allowed requests/s, burst 10). Requests are"
-        echo "Management API calls in a0sim's log (the token request is not one)."
+        echo "time), jobs importing $import_rate users/s; $users generated"
+        echo "users in batches of at most $batch; farm on --plan enterprise"
+        echo "--plan-share $share ($allowed requests/s, burst 10). Requests"
+        echo "are Management API calls in a0sim's log (the token request is"
+        echo "not one)."
         echo "\"most in 1 s\" is the largest count in any 1-second window."
         echo
         echo "$table"

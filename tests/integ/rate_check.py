@@ -5,6 +5,8 @@ for the rate-limit integration tests and prints one number.
   rate_check.py window LOG MS        most requests in any MS-long window
   rate_check.py rate LOG BURST       requests/s from the first request to
                                      the last, not counting BURST of them
+  rate_check.py span LOG             seconds from the first request to the
+                                     last (whole)
   rate_check.py between LOG FROM TO  requests with FROM < t_ms < TO
   rate_check.py inside LOG RATE BURST GRACE_MS
       requests sent inside a pause some 429 asked for: the 429's
@@ -75,6 +77,8 @@ def main(argv):
     elif cmd == "rate":
         span = (rows[-1]["t_ms"] - rows[0]["t_ms"]) / 1000.0
         print("%.3f" % ((len(rows) - int(argv[3])) / span if span else 0))
+    elif cmd == "span":
+        print((rows[-1]["t_ms"] - rows[0]["t_ms"]) // 1000 if rows else 0)
     elif cmd == "between":
         lo, hi = int(argv[3]), int(argv[4])
         print(sum(1 for r in rows if lo < r["t_ms"] < hi))

@@ -124,7 +124,8 @@ done
 cat "$A0_TMP/run.out"
 check "run exit status" 0 "$rc"
 stats() {
-    "$A0_BIN/coordinator/a0migrate" status --run-id cap --json | jq -r ".$1 // 0"
+    "$A0_BIN/coordinator/a0migrate" status --run-id cap --json |
+        jq -r ".$1 // 0"
 }
 counters=$(curl -sf "$TARGET_URL/__sim/counters")
 check "20 batches" 20 "$(stats batches)"
