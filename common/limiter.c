@@ -145,8 +145,11 @@ static size_t describe_one(char *out, size_t n, const char *what,
 {
     if (!b->name[0])
         return 0;
-    int k = snprintf(out, n, ", %s %s %.3g/s burst %lld", what, b->name,
-                     b->rate, (long long)b->burst);
+    int k = strcmp(what, b->name) == 0
+                ? snprintf(out, n, ", %s %.3g/s burst %lld", what, b->rate,
+                           (long long)b->burst)
+                : snprintf(out, n, ", %s (bucket %s) %.3g/s burst %lld", what,
+                           b->name, b->rate, (long long)b->burst);
     return k < 0 ? 0 : (size_t)k < n ? (size_t)k : n - 1;
 }
 

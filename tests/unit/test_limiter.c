@@ -135,6 +135,13 @@ static void test_plans(void **state)
     assert_int_equal(c.group[AUTH0_GROUP_JOBS_READ].burst, 10);
     assert_true(fabs(c.group[AUTH0_GROUP_USERS_READ].rate - 500.0 / 60) < 1e-9);
     assert_int_equal(c.group[AUTH0_GROUP_USERS_WRITE].burst, 10);
+    char line[512];
+    limiter_cfg_describe(&c, line, sizeof line);
+    assert_string_equal(line, "plan essentials, token 25/s burst 10, "
+                              "jobs_write (bucket other) 2.5/s burst 10, "
+                              "jobs_read (bucket other) 2.5/s burst 10, "
+                              "users_read 8.33/s burst 10, users_write "
+                              "3.33/s burst 10");
 
     assert_int_equal(limiter_cfg_plan(&c, "unlimited", 0.5), 0);
     assert_string_equal(c.global.name, "");
@@ -177,8 +184,8 @@ static void test_overrides(void **state)
     limiter_cfg_plan(&c, "free", 0.5);
     c.brake_pct = 20;
     limiter_cfg_describe(&c, line, sizeof line);
-    assert_string_equal(line, "plan free, global global 1/s burst 1, token "
-                              "token 15/s burst 10, brake under 20%");
+    assert_string_equal(line, "plan free, global 1/s burst 1, token 15/s "
+                              "burst 10, brake under 20%");
 }
 
 static void test_meta_round_trip(void **state)
