@@ -1,10 +1,10 @@
-#!lua name=a0m_v1
+#!lua name=a0m_v2
 --
 -- a0migrate's Redis function library. Every state change of a run goes
 -- through one of these functions so that it is atomic, uses the server's
 -- clock (TIME) and checks the fencing token of the batch it touches.
 --
--- Times are integer milliseconds (microseconds for the rate limiter).
+-- Times are integer milliseconds of the server clock.
 -- Outcome values are "name" or "name|code|path"; the stats hash counts by
 -- name and changes only when a user's outcome really changes, so retries
 -- and resumed runs never count anyone twice.
@@ -12,11 +12,6 @@
 local function now_ms()
     local t = redis.call('TIME')
     return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
-local function now_us()
-    local t = redis.call('TIME')
-    return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
 local function outcome_name(v)
@@ -155,7 +150,8 @@ local function transition(keys, args)
     if st[2] ~= args[2] then
         return redis.error_reply('stale token')
     end
-    local ok = false
+    -- Already there with our token: a retry after a lost reply.
+    local ok = st[1] == args[4]
     for s in string.gmatch(args[3], '[^,]+') do
         if s == st[1] then
             ok = true
@@ -284,60 +280,169 @@ local function split(keys, args)
     return children
 end
 
--- KEYS: tat   ARGV: rate_per_s, burst, max_wait_ms
--- GCRA with reservations. Returns {0, 0} allowed now, {1, wait_ms} a slot
--- is booked wait_ms ahead (sleep, then send), {2, wait_ms} denied (sleep
--- about wait_ms, then ask again).
-local function gcra_acquire(keys, args)
-    local now = now_us()
-    local t = 1000000 / tonumber(args[1])
-    local tau = t * tonumber(args[2])
-    local max_wait = tonumber(args[3]) * 1000
-    local tat = tonumber(redis.call('GET', keys[1])) or now
-    if tat > now + tau + 3600000000 then
-        tat = now
+-- ---- farm-wide rate limiter ----------------------------------------------
+--
+-- One bucket per target tenant and bucket name (a0m:{T}:rl:NAME), shared by
+-- every worker on every host. A bucket is a GCRA kept as its level: how
+-- many micro-requests are still in it at a base time, draining at the
+-- sustained rate. A request adds a million and may go once the level after
+-- it fits within burst million. Rates come in milli-requests per second,
+-- which is exactly micro-requests per millisecond, so every quantity is an
+-- integer and every time is a whole millisecond of this server's clock:
+-- 16/s (62.5 ms apart) is as exact as 10/s, and no caller's clock is ever
+-- compared with anything.
+
+local MICRO = 1000000
+local PAUSE_MIN_MS = 250
+local PAUSE_MAX_MS = 120000
+
+-- Level of a bucket at now; a clock that stepped back drains nothing.
+local function rl_level(key, now, per_ms)
+    local v = redis.call('GET', key)
+    if not v then
+        return 0
     end
-    local new_tat = math.max(tat, now) + t
-    local wait = new_tat - tau - now
-    if wait > max_wait then
-        return { 2, math.ceil(wait / 1000) }
+    local base, level = string.match(v, '^(%d+) (%d+)$')
+    if not base then
+        return 0
     end
-    local ttl = math.ceil((new_tat - now) / 1000) + 1
-    redis.call('SET', keys[1], string.format('%d', new_tat), 'PX', ttl)
-    if wait <= 0 then
-        return { 0, 0 }
-    end
-    return { 1, math.ceil(wait / 1000) }
+    local left = tonumber(level) - math.max(0, now - tonumber(base)) * per_ms
+    return math.max(0, left)
 end
 
--- KEYS: tat, pause   ARGV: rate_per_s, burst, pause_ms
--- A 429 from Auth0: nobody sends before now + pause_ms, and the bucket
--- restarts empty so traffic resumes at the sustained rate.
-local function gcra_penalize(keys, args)
-    local now = now_us()
-    local t = 1000000 / tonumber(args[1])
-    local tau = t * tonumber(args[2])
-    local pause = tonumber(args[3]) * 1000
-    local target = now + pause + tau - t
-    local tat = tonumber(redis.call('GET', keys[1])) or now
-    if target > tat then
-        local ttl = math.ceil((target - now) / 1000) + 1
-        redis.call('SET', keys[1], string.format('%d', target), 'PX', ttl)
-    end
-    redis.call('SET', keys[2], string.format('%d', now + pause), 'PX',
-               math.max(1, math.ceil(pause / 1000)))
-    return math.ceil(pause / 1000)
+-- Stores a level; the key lives exactly until the bucket is empty again.
+local function rl_store(key, now, level, per_ms)
+    local ttl = math.ceil(level / per_ms) + 1
+    redis.call('SET', key, string.format('%d %d', now, level), 'PX', ttl)
 end
+
+-- Per-bucket rate and burst from ARGV pairs starting at first.
+local function rl_params(args, first, i)
+    local per_ms = math.max(1, tonumber(args[first + 2 * (i - 1)]) or 1)
+    local burst = math.max(1, tonumber(args[first + 2 * i - 1]) or 1)
+    return per_ms, burst * MICRO
+end
+
+-- What the last Auth0 response said about its bucket, for metrics.
+local function rl_note(last, stats, now, args, at)
+    if #args < at + 4 then
+        return
+    end
+    local limit, remaining = tonumber(args[at + 1]), tonumber(args[at + 2])
+    redis.call('HSET', last, 'group', args[at], 'limit', args[at + 1],
+               'remaining', args[at + 2], 'reset', args[at + 3],
+               'status', args[at + 4], 'at', now)
+    if limit and remaining and limit > 0 and remaining >= 0 and
+        remaining * 10 < limit then
+        redis.call('HINCRBY', stats, 'near_limit', 1)
+    end
+end
+
+-- KEYS: pause, stats, last, bucket...
+-- ARGV: max_wait_ms, (rate_mrps, burst) per bucket
+--       [, group, limit, remaining, reset, status of the last response]
+-- Books one request in every bucket at the earliest time all of them (and
+-- any farm pause) allow. Returns {0, 0}: go now; {1, wait_ms}: a slot is
+-- booked wait_ms ahead, sleep then send; {2, wait_ms}: denied, nothing
+-- booked, the earliest slot is wait_ms away.
+local function rl_acquire(keys, args)
+    local now = now_ms()
+    local n = #keys - 3
+    -- exact: the moment (ms from now, fractional) every bucket conforms
+    local exact = 0
+    local pause_until = tonumber(redis.call('GET', keys[1])) or 0
+    if pause_until > now then
+        exact = pause_until - now
+    end
+    local levels = {}
+    for i = 1, n do
+        local per_ms, tau = rl_params(args, 2, i)
+        levels[i] = rl_level(keys[i + 3], now, per_ms)
+        local over = levels[i] + MICRO - tau
+        if over > 0 then
+            exact = math.max(exact, over / per_ms)
+        end
+    end
+    local wait = math.ceil(exact)
+    rl_note(keys[3], keys[2], now, args, 2 + 2 * n)
+    if wait > tonumber(args[1]) then
+        redis.call('HINCRBY', keys[2], 'denied', 1)
+        return { 2, wait }
+    end
+    -- Booked at that exact moment, so that rounding the caller's sleep up
+    -- to a whole millisecond never lowers the rate; a bucket that would
+    -- have drained further by then is charged from then.
+    for i = 1, n do
+        local per_ms = rl_params(args, 2, i)
+        local level = math.max(levels[i], math.floor(exact * per_ms)) + MICRO
+        rl_store(keys[i + 3], now, level, per_ms)
+    end
+    redis.call('HINCRBY', keys[2], 'granted', 1)
+    if wait > 0 then
+        redis.call('HINCRBY', keys[2], 'reserved', 1)
+        redis.call('HINCRBY', keys[2], 'reserved_ms', wait)
+        return { 1, wait }
+    end
+    return { 0, 0 }
+end
+
+-- Pause asked for, or when the response gave none, a backoff that doubles
+-- with every such 429 in the last minute.
+local function rl_pause_ms(strikes, asked)
+    if asked < PAUSE_MIN_MS then
+        local k = redis.call('INCR', strikes)
+        redis.call('PEXPIRE', strikes, 60000)
+        asked = PAUSE_MIN_MS * 2 ^ (math.min(k, 10) - 1)
+    end
+    return math.min(PAUSE_MAX_MS, math.max(PAUSE_MIN_MS, asked))
+end
+
+-- KEYS: pause, stats, pauses, strikes, bucket...
+-- ARGV: pause_ms, reason, (rate_mrps, burst) per bucket
+-- Auth0 said 429 (or, with reason "brake", that its bucket runs low):
+-- nobody sends before now + pause, and every bucket restarts empty at
+-- that moment, so traffic resumes at the sustained rate, not in a burst.
+-- Returns the pause applied (ms).
+local function rl_penalize(keys, args)
+    local now = now_ms()
+    local pause = rl_pause_ms(keys[4], tonumber(args[1]) or 0)
+    local until_ms = now + pause
+    local old = tonumber(redis.call('GET', keys[1])) or 0
+    if until_ms > old then
+        redis.call('SET', keys[1], string.format('%d', until_ms), 'PX', pause)
+    end
+    for i = 1, #keys - 4 do
+        local per_ms, tau = rl_params(args, 3, i)
+        -- At until_ms exactly one request fits; after it, the rate.
+        local target = pause * per_ms + tau - MICRO
+        if target > rl_level(keys[i + 4], now, per_ms) then
+            rl_store(keys[i + 4], now, target, per_ms)
+        end
+    end
+    local what = args[2] == 'brake' and 'brakes' or 'penalties'
+    redis.call('HINCRBY', keys[2], what, 1)
+    redis.call('LPUSH', keys[3],
+               string.format('%d %d %s', now, until_ms, args[2]))
+    redis.call('LTRIM', keys[3], 0, 999)
+    return pause
+end
+
+-- ---- import-job semaphore ------------------------------------------------
+--
+-- a0m:{T}:jobs is a sorted set of holders scored by lease expiry. Holders
+-- are batches, not workers: a job Auth0 runs keeps its slot whoever polls
+-- it, and a holder's lease is only ever extended, never cut short.
+-- Members "auth0:N" stand for jobs Auth0 counts that the farm does not
+-- know of.
 
 -- KEYS: holders, fence   ARGV: capacity, holder, lease_ms
--- Import-job slots. Holders are batches, scored by lease expiry.
 -- Returns {1, fence} when held, {0, wait_ms} when all slots are taken.
 local function sem_acquire(keys, args)
     local now = now_ms()
     redis.call('ZREMRANGEBYSCORE', keys[1], '-inf', now)
     local until_ms = now + tonumber(args[3])
     if redis.call('ZSCORE', keys[1], args[2]) then
-        redis.call('ZADD', keys[1], 'XX', until_ms, args[2])
+        redis.call('ZADD', keys[1], 'XX', 'GT', until_ms, args[2])
         return { 1, 0 }
     end
     if redis.call('ZCARD', keys[1]) < tonumber(args[1]) then
@@ -355,7 +460,7 @@ local function sem_renew(keys, args)
     if not score or score <= now then
         return 0
     end
-    redis.call('ZADD', keys[1], 'XX', now + tonumber(args[2]), args[1])
+    redis.call('ZADD', keys[1], 'XX', 'GT', now + tonumber(args[2]), args[1])
     return 1
 end
 
@@ -367,6 +472,18 @@ local function sem_release(keys, args)
     return n
 end
 
+-- KEYS: holders, fence   ARGV: holder, hold_ms
+-- Auth0 refused a job because its own count is full: the holder gives its
+-- slot to a stand-in for the job we cannot see, for hold_ms, and queues
+-- again. Nobody is woken: no slot was freed.
+local function sem_yield(keys, args)
+    local now = now_ms()
+    redis.call('ZREM', keys[1], args[1])
+    local n = redis.call('INCR', keys[2])
+    redis.call('ZADD', keys[1], now + tonumber(args[2]), 'auth0:' .. n)
+    return 1
+end
+
 redis.register_function('a0m_plan_batch', plan_batch)
 redis.register_function('a0m_set_outcomes', set_outcomes)
 redis.register_function('a0m_claim', claim)
@@ -374,8 +491,9 @@ redis.register_function('a0m_transition', transition)
 redis.register_function('a0m_complete', complete)
 redis.register_function('a0m_release', release)
 redis.register_function('a0m_split', split)
-redis.register_function('a0m_gcra_acquire', gcra_acquire)
-redis.register_function('a0m_gcra_penalize', gcra_penalize)
+redis.register_function('a0m_rl_acquire', rl_acquire)
+redis.register_function('a0m_rl_penalize', rl_penalize)
 redis.register_function('a0m_sem_acquire', sem_acquire)
 redis.register_function('a0m_sem_renew', sem_renew)
 redis.register_function('a0m_sem_release', sem_release)
+redis.register_function('a0m_sem_yield', sem_yield)

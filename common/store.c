@@ -226,8 +226,52 @@ int store_ping(store_t *self)
     return ok ? 0 : -1;
 }
 
+/* Name of the embedded library, from its "#!lua name=..." line. */
+static void library_name(char *out, size_t n)
+{
+    const char *p = strstr(store_functions_lua, "name=");
+    size_t len = p ? strcspn(p + 5, " \r\n") : 0;
+    snprintf(out, n, "%.*s", (int)len, p ? p + 5 : "");
+}
+
+/* Deletes every a0m_v* library but ours: a new version reuses function
+ * names, which Redis refuses to have in two libraries. */
+static int drop_other_versions(store_t *self, const char *ours)
+{
+    redisReply *r =
+        store_commandf(self, "FUNCTION LIST LIBRARYNAME %s", "a0m_v*");
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *lib = r->element[i];
+        for (size_t k = 0;
+             lib->type == REDIS_REPLY_ARRAY && k + 1 < lib->elements; k += 2) {
+            const redisReply *key = lib->element[k], *val = lib->element[k + 1];
+            if (key->type != REDIS_REPLY_STRING ||
+                strcmp(key->str, "library_name") != 0 ||
+                val->type != REDIS_REPLY_STRING || strcmp(val->str, ours) == 0)
+                continue;
+            redisReply *d =
+                store_commandf(self, "FUNCTION DELETE %s", val->str);
+            rc |= !d || d->type == REDIS_REPLY_ERROR ? -1 : 0;
+            if (d)
+                freeReplyObject(d);
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 int store_load_functions(store_t *self)
 {
+    char name[64];
+    library_name(name, sizeof name);
+    if (drop_other_versions(self, name) != 0)
+        return -1;
     args_t a = { 0 };
     args_str(&a, "FUNCTION");
     args_str(&a, "LOAD");
@@ -419,8 +463,8 @@ int store_complete(store_t *self, const char *run, int64_t batch, int64_t token,
 }
 
 static int release_args(store_t *self, const char *run, int64_t batch,
-                        int64_t max_attempts, const char *reason,
-                        int64_t token, int refund, char *state);
+                        int64_t max_attempts, const char *reason, int64_t token,
+                        int refund, char *state);
 
 int store_release(store_t *self, const char *run, int64_t batch,
                   int64_t max_attempts, const char *reason, int64_t token,
@@ -437,8 +481,8 @@ int store_refund(store_t *self, const char *run, int64_t batch,
 }
 
 static int release_args(store_t *self, const char *run, int64_t batch,
-                        int64_t max_attempts, const char *reason,
-                        int64_t token, int refund, char *state)
+                        int64_t max_attempts, const char *reason, int64_t token,
+                        int refund, char *state)
 {
     args_t a = { 0 };
     fcall_begin(&a, "a0m_release", 6);
@@ -506,21 +550,52 @@ int store_split(store_t *self, const char *run, int64_t batch, int64_t child1,
     return 0;
 }
 
-static void rl_key_push(args_t *a, const char *tenant, const char *group)
+static void rl_key_push(args_t *a, const char *tenant, const char *name)
 {
-    args_own(a, xasprintf("a0m:{%s}:rl:%s", tenant, group));
+    args_own(a, xasprintf("a0m:{%s}:rl:%s", tenant, name));
 }
 
-int store_rate_acquire(store_t *self, const char *tenant, const char *group,
-                       double rate, int64_t burst, int64_t max_wait_ms,
-                       int64_t *wait_ms)
+/* Requests per second as milli-requests per second, rounded down so the
+ * farm never asks for more than it was given. */
+static void rate_push(args_t *a, double rate)
+{
+    int64_t mrps = (int64_t)(rate * 1000.0);
+    args_int(a, mrps > 0 ? mrps : 1);
+}
+
+static void buckets_push(args_t *a, const store_bucket_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        rate_push(a, b[i].rate);
+        args_int(a, b[i].burst > 0 ? b[i].burst : 1);
+    }
+}
+
+static void note_push(args_t *a, const store_rl_note_t *note)
+{
+    args_str(a, note->group ? note->group : "");
+    args_int(a, note->limit);
+    args_int(a, note->remaining);
+    args_int(a, note->reset);
+    args_int(a, note->status);
+}
+
+int store_rl_acquire(store_t *self, const char *tenant,
+                     const store_bucket_t *buckets, size_t n,
+                     int64_t max_wait_ms, const store_rl_note_t *note,
+                     int64_t *wait_ms)
 {
     args_t a = { 0 };
-    fcall_begin(&a, "a0m_gcra_acquire", 1);
-    rl_key_push(&a, tenant, group);
-    args_own(&a, xasprintf("%.6f", rate));
-    args_int(&a, burst);
+    fcall_begin(&a, "a0m_rl_acquire", (int)n + 3);
+    key_push(&a, tenant, "rlpause");
+    key_push(&a, tenant, "rl:stats");
+    key_push(&a, tenant, "rl:last");
+    for (size_t i = 0; i < n; i++)
+        rl_key_push(&a, tenant, buckets[i].name);
     args_int(&a, max_wait_ms);
+    buckets_push(&a, buckets, n);
+    if (note)
+        note_push(&a, note);
     redisReply *r = run_args(self, &a);
     args_free(&a);
     if (!r)
@@ -534,22 +609,59 @@ int store_rate_acquire(store_t *self, const char *tenant, const char *group,
     return status;
 }
 
-int store_rate_penalize(store_t *self, const char *tenant, const char *group,
-                        double rate, int64_t burst, int64_t pause_ms)
+int64_t store_rl_penalize(store_t *self, const char *tenant,
+                          const store_bucket_t *buckets, size_t n,
+                          int64_t pause_ms, const char *reason)
 {
     args_t a = { 0 };
-    fcall_begin(&a, "a0m_gcra_penalize", 2);
-    rl_key_push(&a, tenant, group);
+    fcall_begin(&a, "a0m_rl_penalize", (int)n + 4);
     key_push(&a, tenant, "rlpause");
-    args_own(&a, xasprintf("%.6f", rate));
-    args_int(&a, burst);
+    key_push(&a, tenant, "rl:stats");
+    key_push(&a, tenant, "rl:pauses");
+    key_push(&a, tenant, "rl:strikes");
+    for (size_t i = 0; i < n; i++)
+        rl_key_push(&a, tenant, buckets[i].name);
     args_int(&a, pause_ms);
+    args_str(&a, reason);
+    buckets_push(&a, buckets, n);
     redisReply *r = run_args(self, &a);
     args_free(&a);
     if (!r)
         return -1;
+    int64_t applied = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);
-    return 0;
+    return applied;
+}
+
+int64_t store_rl_paused_ms(store_t *self, const char *tenant)
+{
+    char *key = store_key(tenant, "rlpause");
+    const char *argv[] = { "PTTL", key };
+    size_t lens[] = { 4, strlen(key) };
+    redisReply *r = store_command(self, 2, argv, lens);
+    free(key);
+    if (!r)
+        return -1;
+    int64_t ms = -1;
+    if (r->type == REDIS_REPLY_INTEGER)
+        ms = r->integer > 0 ? r->integer : 0;
+    freeReplyObject(r);
+    return ms;
+}
+
+int store_rate_acquire(store_t *self, const char *tenant, const char *group,
+                       double rate, int64_t burst, int64_t max_wait_ms,
+                       int64_t *wait_ms)
+{
+    store_bucket_t b = { group, rate, burst };
+    return store_rl_acquire(self, tenant, &b, 1, max_wait_ms, NULL, wait_ms);
+}
+
+int store_rate_penalize(store_t *self, const char *tenant, const char *group,
+                        double rate, int64_t burst, int64_t pause_ms)
+{
+    store_bucket_t b = { group, rate, burst };
+    return store_rl_penalize(self, tenant, &b, 1, pause_ms, "429") < 0 ? -1 : 0;
 }
 
 int store_sem_acquire(store_t *self, const char *tenant, const char *holder,
@@ -605,6 +717,72 @@ int store_sem_release(store_t *self, const char *tenant, const char *holder)
         return -1;
     freeReplyObject(r);
     return 0;
+}
+
+int store_sem_yield(store_t *self, const char *tenant, const char *holder,
+                    int64_t hold_ms)
+{
+    args_t a = { 0 };
+    fcall_begin(&a, "a0m_sem_yield", 2);
+    key_push(&a, tenant, "jobs");
+    key_push(&a, tenant, "jobs:fence");
+    args_str(&a, holder);
+    args_int(&a, hold_ms);
+    redisReply *r = run_args(self, &a);
+    args_free(&a);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+int store_sem_holders(store_t *self, const char *tenant, char **out, size_t max)
+{
+    char *key = store_key(tenant, "jobs");
+    char stop[32];
+    snprintf(stop, sizeof stop, "%zu", max ? max - 1 : 0);
+    const char *argv[] = { "ZRANGE", key, "0", stop };
+    size_t lens[] = { 6, strlen(key), 1, strlen(stop) };
+    redisReply *r = max ? store_command(self, 4, argv, lens) : NULL;
+    free(key);
+    if (!r)
+        return max ? -1 : 0;
+    int n = 0;
+    for (size_t i = 0;
+         r->type == REDIS_REPLY_ARRAY && i < r->elements && (size_t)n < max;
+         i++) {
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            out[n++] = xstrndup(r->element[i]->str, r->element[i]->len);
+    }
+    int ok = r->type == REDIS_REPLY_ARRAY;
+    freeReplyObject(r);
+    return ok ? n : -1;
+}
+
+int store_sem_reap_turn(store_t *self, const char *tenant, int64_t ms)
+{
+    char *key = store_key(tenant, "jobs:reap");
+    redisReply *r =
+        store_commandf(self, "SET %s 1 NX PX %lld", key, (long long)ms);
+    free(key);
+    if (!r)
+        return -1;
+    int rc = r->type == REDIS_REPLY_STATUS ? 1
+             : r->type == REDIS_REPLY_NIL  ? 0
+                                           : -1;
+    freeReplyObject(r);
+    return rc;
+}
+
+int64_t store_time_ms(store_t *self)
+{
+    redisReply *r = store_commandf(self, "TIME");
+    int64_t ms = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2)
+        ms = int_elem(r, 0) * 1000 + int_elem(r, 1) / 1000;
+    if (r)
+        freeReplyObject(r);
+    return ms;
 }
 
 int store_sem_wait(store_t *self, const char *tenant, int64_t timeout_ms)

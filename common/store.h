@@ -10,7 +10,8 @@
  * which holds every state transition. Key names:
  *   a0m:{R}:meta, :batch:B, :pending, :leases, :users:B, :users:local,
  *   :stats, :events, :fence                               (per run R)
- *   a0m:{T}:rl:GROUP, :rlpause, :jobs, :jobs:wake, :jobs:fence (per tenant T)
+ *   a0m:{T}:rl:BUCKET, :rlpause, :rl:stats, :rl:last, :rl:pauses,
+ *   :rl:strikes, :jobs, :jobs:wake, :jobs:fence, :jobs:reap (per tenant T)
  * Nothing secret is ever written here. */
 
 typedef struct store_t store_t;
@@ -35,7 +36,8 @@ redisReply *store_commandf(store_t *self, const char *fmt, ...);
 /* Reachable now? 0 or -1. */
 int store_ping(store_t *self);
 
-/* FUNCTION LOAD REPLACE of the embedded library. */
+/* FUNCTION LOAD REPLACE of the embedded library (a0m_vN), after deleting
+ * any other a0m_v* library, whose function names it reuses. */
 int store_load_functions(store_t *self);
 
 /* Key of the run or tenant: "a0m:{ID}:SUFFIX". Caller frees. */
@@ -96,22 +98,75 @@ int store_split(store_t *self, const char *run, int64_t batch, int64_t child1,
 /* Reserves two new batch numbers for the children of a split. */
 int store_next_batch_numbers(store_t *self, const char *run, int64_t *first);
 
-/* GCRA limiter: returns 0 and *wait_ms (0 = go now, >0 = sleep then go),
- * 1 and *wait_ms when denied (sleep about that, ask again), -1 on Redis
- * failure (fail closed). */
+/* Farm-wide rate limiter (a0m:{T}:rl:NAME, :rlpause, :rl:stats, :rl:last,
+ * :rl:pauses). A bucket is a name, a rate in requests per second (rounded
+ * down to 1/1000 request per second) and a burst (at least 1). */
+typedef struct {
+    const char *name;
+    double rate;
+    int64_t burst;
+} store_bucket_t;
+
+/* What an Auth0 response said of its bucket (x-ratelimit-*), recorded in
+ * a0m:{T}:rl:last for metrics. */
+typedef struct {
+    const char *group;
+    int64_t limit;
+    int64_t remaining;
+    int64_t reset;
+    long status;
+} store_rl_note_t;
+
+/* Books one request in all n buckets at the earliest moment they and any
+ * farm pause allow. Returns 0 with *wait_ms (0: send now; > 0: sleep that
+ * long, then send), 1 when that moment is beyond max_wait_ms (nothing
+ * booked; *wait_ms says how far it is), -1 on a Redis failure (fail
+ * closed: send nothing). note may be NULL. */
+int store_rl_acquire(store_t *self, const char *tenant,
+                     const store_bucket_t *buckets, size_t n,
+                     int64_t max_wait_ms, const store_rl_note_t *note,
+                     int64_t *wait_ms);
+
+/* Pauses the farm for pause_ms (a value under 250 means "unknown": an
+ * exponential backoff applies) and restarts the n buckets empty at its
+ * end. reason is "429" or "brake". Returns the pause applied, or -1. */
+int64_t store_rl_penalize(store_t *self, const char *tenant,
+                          const store_bucket_t *buckets, size_t n,
+                          int64_t pause_ms, const char *reason);
+
+/* Milliseconds the farm pause still runs (0 when none), or -1. */
+int64_t store_rl_paused_ms(store_t *self, const char *tenant);
+
+/* One-bucket forms of the two calls above (same returns; penalize 0/-1). */
 int store_rate_acquire(store_t *self, const char *tenant, const char *group,
                        double rate, int64_t burst, int64_t max_wait_ms,
                        int64_t *wait_ms);
 int store_rate_penalize(store_t *self, const char *tenant, const char *group,
                         double rate, int64_t burst, int64_t pause_ms);
 
-/* Import-job semaphore. acquire: 1 held, 0 busy (*wait_ms until the
- * earliest lease ends), -1 error. */
+/* Import-job semaphore (a0m:{T}:jobs). acquire: 1 held, 0 busy (*wait_ms
+ * until the earliest lease ends), -1 error. acquire by a holder and renew
+ * extend its lease, never shorten it; renew is 0, or -1 when the holder
+ * is gone. */
 int store_sem_acquire(store_t *self, const char *tenant, const char *holder,
                       int64_t capacity, int64_t lease_ms, int64_t *wait_ms);
 int store_sem_renew(store_t *self, const char *tenant, const char *holder,
                     int64_t lease_ms);
 int store_sem_release(store_t *self, const char *tenant, const char *holder);
+/* Auth0 refused a job because its own count is full: the holder's slot
+ * goes to a stand-in for hold_ms, and the holder must queue again. */
+int store_sem_yield(store_t *self, const char *tenant, const char *holder,
+                    int64_t hold_ms);
+/* Holders of the semaphore, at most max (strings into out, each freed by
+ * the caller). Returns how many, or -1. */
+int store_sem_holders(store_t *self, const char *tenant, char **out,
+                      size_t max);
+/* 1 when the caller may look for slots to reap for the next ms (one
+ * caller per tenant at a time: SET NX on a0m:{T}:jobs:reap), 0 when
+ * another has the turn, -1 on failure. */
+int store_sem_reap_turn(store_t *self, const char *tenant, int64_t ms);
+/* The server's clock in milliseconds, or -1. */
+int64_t store_time_ms(store_t *self);
 /* Blocks up to timeout_ms for a released slot (BLPOP on the wake list). */
 int store_sem_wait(store_t *self, const char *tenant, int64_t timeout_ms);
 

@@ -47,7 +47,19 @@ static void usage(FILE *out)
         "  --batch-users N         users per import job (default 1000)\n"
         "  --max-request-bytes N   request bound (default 512000, Auth0's;\n"
         "                          larger batches are split on 413)\n"
-        "  --rate R --burst B      farm-wide requests/s and burst (10, 10)\n"
+        "  --plan P                Auth0 plan of the target: free,\n"
+        "                          essentials, enterprise (default) or\n"
+        "                          unlimited; the farm takes --plan-share of\n"
+        "                          its published limits\n"
+        "  --plan-share F          0 < F <= 1 (default 0.5)\n"
+        "  --rate R --burst B      the farm's Management API requests/s and\n"
+        "                          burst (default: from the plan)\n"
+        "  --group-rate G=R[/B]    own bucket for group G: jobs_write,\n"
+        "                          jobs_read, users_read, users_write, token\n"
+        "                          (repeatable; R 0 removes it)\n"
+        "  --brake-below PCT       slow down when Auth0's\n"
+        "                          x-ratelimit-remaining falls under PCT%% of\n"
+        "                          its limit (0, off)\n"
         "  --job-slots N           concurrent import jobs (default 2)\n"
         "  --max-attempts N        tries before a batch is POISON (5)\n"
         "  --lease-ms N            batch lease (default 120000)\n"
@@ -100,6 +112,10 @@ enum {
     OPT_MAXREQ,
     OPT_RATE,
     OPT_BURST,
+    OPT_PLAN,
+    OPT_SHARE,
+    OPT_GROUP_RATE,
+    OPT_BRAKE,
     OPT_SLOTS,
     OPT_ATTEMPTS,
     OPT_LEASE,
@@ -128,6 +144,10 @@ static const struct option run_opts[] = {
     { "max-request-bytes", required_argument, NULL, OPT_MAXREQ },
     { "rate", required_argument, NULL, OPT_RATE },
     { "burst", required_argument, NULL, OPT_BURST },
+    { "plan", required_argument, NULL, OPT_PLAN },
+    { "plan-share", required_argument, NULL, OPT_SHARE },
+    { "group-rate", required_argument, NULL, OPT_GROUP_RATE },
+    { "brake-below", required_argument, NULL, OPT_BRAKE },
     { "job-slots", required_argument, NULL, OPT_SLOTS },
     { "max-attempts", required_argument, NULL, OPT_ATTEMPTS },
     { "lease-ms", required_argument, NULL, OPT_LEASE },
@@ -179,8 +199,8 @@ static void defaults(run_cfg_t *c)
     c->bind = "tcp://127.0.0.1:*";
     c->batch_users = 1000;
     c->max_request_bytes = 512000;
-    c->rate = 10;
-    c->burst = 10;
+    c->rate = -1;
+    c->burst = 0;
     c->job_slots = 2;
     c->max_attempts = 5;
     c->lease_ms = 120000;
@@ -239,6 +259,51 @@ static int cmap_file(const char *path)
     return rc;
 }
 
+/* Rate-limit options, turned into run_cfg_t.limits once all are read. */
+#define GROUP_RATES_MAX 16
+static const char *plan = "enterprise";
+static double plan_share = LIMITER_SHARE_DEFAULT;
+static const char *group_rates[GROUP_RATES_MAX];
+static int ngroup_rates;
+static int brake_pct;
+
+static int add_group_rate(const char *spec)
+{
+    if (ngroup_rates == GROUP_RATES_MAX) {
+        fprintf(stderr, "a0migrate: at most %d --group-rate\n",
+                GROUP_RATES_MAX);
+        return -1;
+    }
+    group_rates[ngroup_rates++] = spec;
+    return 0;
+}
+
+/* Plan, then --rate/--burst, then --group-rate, in that order. */
+static int build_limits(run_cfg_t *c)
+{
+    char err[256];
+    if (limiter_cfg_plan(&c->limits, plan, plan_share) != 0) {
+        fprintf(stderr, "a0migrate: --plan: free, essentials, enterprise or "
+                        "unlimited\n");
+        return -1;
+    }
+    double rate = c->rate >= 0 ? c->rate : c->limits.global.rate;
+    if ((c->rate >= 0 || c->burst > 0) && rate <= 0) {
+        fprintf(stderr, "a0migrate: --burst needs --rate on plan %s\n", plan);
+        return -1;
+    }
+    if (c->rate >= 0 || c->burst > 0)
+        limiter_cfg_set(&c->limits, "global", rate, c->burst);
+    for (int i = 0; i < ngroup_rates; i++) {
+        if (limiter_cfg_parse(&c->limits, group_rates[i], err, sizeof err)) {
+            fprintf(stderr, "a0migrate: --group-rate %s\n", err);
+            return -1;
+        }
+    }
+    c->limits.brake_pct = brake_pct;
+    return 0;
+}
+
 static int parse_run(int argc, char **argv, run_cfg_t *c, int *json)
 {
     int opt;
@@ -277,6 +342,19 @@ static int parse_run(int argc, char **argv, run_cfg_t *c, int *json)
             break;
         case OPT_BURST:
             c->burst = num("burst", optarg, 1, 100000);
+            break;
+        case OPT_PLAN:
+            plan = optarg;
+            break;
+        case OPT_SHARE:
+            plan_share = fnum("plan-share", optarg, 0.001, 1);
+            break;
+        case OPT_GROUP_RATE:
+            if (add_group_rate(optarg) != 0)
+                return -1;
+            break;
+        case OPT_BRAKE:
+            brake_pct = (int)num("brake-below", optarg, 0, 100);
             break;
         case OPT_SLOTS:
             c->job_slots = num("job-slots", optarg, 1, 64);
@@ -385,6 +463,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "a0migrate: run needs --input FILE\n");
         return EXIT_USAGE;
     }
+    if (build_limits(&c) != 0)
+        return EXIT_USAGE;
     char *secret = util_getenv_secret("A0_TARGET_CLIENT_SECRET");
     c.target_client_secret = secret;
     char *worker = sibling_worker();

@@ -54,6 +54,7 @@ typedef struct {
     char run_id[80];
     store_t *store;
     auth0_t *target;
+    limiter_t *limiter; /* gates the target client like any worker's */
     zsock_t *router;
     planner_t *planner;
     zhashx_t *workers;  /* worker id -> worker_t */
@@ -288,21 +289,23 @@ static int check_meta(run_t *r, const char *input_sum, const char *hashes_sum,
         free(os);
     }
     const run_cfg_t *c = r->cfg;
-    char rate[32];
-    snprintf(rate, sizeof rate, "%.6f", c->rate);
     redisReply *rep =
         rc ? NULL
            : store_commandf(r->store,
                             "HSET %s input_sum %s hashes_sum %s settings %s "
-                            "tenant %s rate %s "
-                            "burst %lld job_slots %lld max_attempts %lld "
+                            "tenant %s "
+                            "job_slots %lld max_attempts %lld "
                             "reconcile_wait_ms %lld "
                             "poll_max_ms %lld lease_ms %lld",
                             key, input_sum, hashes_sum, settings,
-                            c->target_domain, rate, (long long)c->burst,
-                            (long long)c->job_slots, (long long)c->max_attempts,
+                            c->target_domain, (long long)c->job_slots,
+                            (long long)c->max_attempts,
                             (long long)c->reconcile_wait_ms,
                             (long long)c->poll_max_ms, (long long)c->lease_ms);
+    if (rep && limiter_cfg_write(r->store, r->run_id, &c->limits) != 0) {
+        freeReplyObject(rep);
+        rep = NULL;
+    }
     if (!old && rep) {
         freeReplyObject(rep);
         rep = store_commandf(r->store, "HSETNX %s created %lld", key,
@@ -1337,7 +1340,17 @@ static int open_store(run_t *r, const char *input_sum, const char *hashes_sum,
     if (take_lock(r) != 0)
         return -1;
     /* Changed inputs or settings are the operator's error, not Redis's. */
-    return check_meta(r, input_sum, hashes_sum, settings) != 0 ? -2 : 0;
+    if (check_meta(r, input_sum, hashes_sum, settings) != 0)
+        return -2;
+    char limits[512];
+    limiter_cfg_describe(&r->cfg->limits, limits, sizeof limits);
+    log_info(M, "rate limits: %s", limits);
+    /* Connection look-ups draw from the farm's budget too. */
+    r->limiter = limiter_new(r->store, &stop_requested);
+    limiter_configure(r->limiter, r->cfg->target_domain, &r->cfg->limits);
+    if (r->target)
+        limiter_attach(r->limiter, r->target);
+    return 0;
 }
 
 static int open_router(run_t *r, char *endpoint, size_t n)
@@ -1373,6 +1386,7 @@ static void run_free(run_t *r)
     zlistx_destroy(&r->local_pairs);
     zsock_destroy(&r->router);
     auth0_destroy(&r->target);
+    limiter_destroy(&r->limiter);
     store_destroy(&r->store);
 }
 

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "limiter.h"
+
 /* Exit statuses of the a0migrate command. */
 #define EXIT_ALL_DONE  0 /* every user terminal, none failed */
 #define EXIT_SOME_FAIL 1 /* some users failed or conflict */
@@ -27,8 +29,9 @@ typedef struct {
     int dry_run;
     size_t batch_users;
     size_t max_request_bytes; /* whole multipart request bound */
-    double rate;              /* requests/s for the whole farm */
-    int64_t burst;
+    double rate;              /* --rate, < 0 when not given */
+    int64_t burst;            /* --burst, 0 when not given */
+    limiter_cfg_t limits;     /* the farm's buckets: plan and overrides */
     int64_t job_slots;
     int64_t max_attempts;
     int64_t lease_ms;

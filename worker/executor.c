@@ -5,9 +5,11 @@
  * are refused and it gives the batch up.
  *
  * Order of a batch: SUBMITTING (intent) -> job slot -> POST -> SUBMITTED
- * (job id) -> poll -> errors -> outcomes and DONE -> slot released. A POST
- * whose outcome is unknown leaves the batch in SUBMITTING, which the
- * coordinator turns into RECONCILE. */
+ * (job id) -> poll until the job ends -> slot released -> errors ->
+ * outcomes and DONE. A POST whose outcome is unknown leaves the batch in
+ * SUBMITTING, which the coordinator turns into RECONCILE; its slot stays
+ * held until the batch lease runs out, as a job it may have created
+ * would hold one of Auth0's. */
 #include "executor.h"
 
 #include <jansson.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "auth0.h"
+#include "limiter.h"
 #include "log.h"
 #include "proto.h"
 #include "store.h"
@@ -25,8 +28,6 @@
 
 typedef struct {
     char tenant[256];
-    double rate;
-    int64_t burst;
     int64_t job_slots;
     int64_t reconcile_wait_ms;
     int64_t poll_max_ms;
@@ -37,6 +38,7 @@ typedef struct {
     const executor_cfg_t *cfg;
     store_t *store;
     auth0_t *api;
+    limiter_t *lim; /* the farm-wide rate limit: the client's gate */
     char meta_run[80];
     meta_t meta;
     /* the batch at hand */
@@ -58,23 +60,11 @@ typedef enum {
 /* ---- Redis, fail closed ---- */
 
 /* Blocks until Redis answers (or the worker stops). No Auth0 call is made
- * while Redis is unreachable. */
+ * while Redis is unreachable: the limiter's gate books every request in
+ * Redis first. */
 static int wait_redis(exec_t *x)
 {
-    int64_t backoff = 250;
-    int warned = 0;
-    while (store_ping(x->store) != 0) {
-        if (*x->cfg->stopping)
-            return -1;
-        if (!warned++)
-            log_warn(M, "%s; holding all Auth0 calls until it is back",
-                     store_error(x->store));
-        util_sleep_ms(backoff + rand() % 250);
-        backoff = backoff < 8000 ? backoff * 2 : 8000;
-    }
-    if (warned)
-        log_info(M, "Redis is back");
-    return 0;
+    return limiter_wait_redis(x->lim);
 }
 
 static int load_meta(exec_t *x, const char *run)
@@ -84,67 +74,31 @@ static int load_meta(exec_t *x, const char *run)
     char *key = store_key(run, "meta");
     redisReply *r = store_commandf(
         x->store,
-        "HMGET %s tenant rate burst job_slots reconcile_wait_ms poll_max_ms "
-        "lease_ms",
+        "HMGET %s tenant job_slots reconcile_wait_ms poll_max_ms lease_ms",
         key);
     free(key);
-    int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 7 &&
+    int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 5 &&
              r->element[0]->type == REDIS_REPLY_STRING;
     if (ok) {
         meta_t *mt = &x->meta;
         snprintf(mt->tenant, sizeof mt->tenant, "%s", r->element[0]->str);
-        mt->rate = atof(r->element[1]->str ? r->element[1]->str : "10");
-        mt->burst = atoll(r->element[2]->str ? r->element[2]->str : "10");
-        mt->job_slots = atoll(r->element[3]->str ? r->element[3]->str : "2");
+        mt->job_slots = atoll(r->element[1]->str ? r->element[1]->str : "2");
         mt->reconcile_wait_ms =
-            atoll(r->element[4]->str ? r->element[4]->str : "600000");
+            atoll(r->element[2]->str ? r->element[2]->str : "600000");
         mt->poll_max_ms =
-            atoll(r->element[5]->str ? r->element[5]->str : "5000");
+            atoll(r->element[3]->str ? r->element[3]->str : "5000");
         mt->lease_ms =
-            atoll(r->element[6]->str ? r->element[6]->str : "120000");
-        snprintf(x->meta_run, sizeof x->meta_run, "%s", run);
+            atoll(r->element[4]->str ? r->element[4]->str : "120000");
     }
     if (r)
         freeReplyObject(r);
-    return ok ? 0 : -1;
-}
-
-/* ---- rate limiter hooks for the Auth0 client ---- */
-
-static int gate(void *arg, auth0_group_t group)
-{
-    exec_t *x = arg;
-    if (group == AUTH0_GROUP_TOKEN)
-        return 0; /* the Authentication API has its own, larger budget */
-    for (;;) {
-        if (*x->cfg->stopping && group == AUTH0_GROUP_JOBS_WRITE)
-            return -1;
-        int64_t wait = 0;
-        int rc = store_rate_acquire(x->store, x->meta.tenant, "mgmt",
-                                    x->meta.rate, x->meta.burst, 2000, &wait);
-        if (rc < 0) {
-            if (wait_redis(x) != 0)
-                return -1;
-            continue;
-        }
-        if (rc == 0) {
-            util_sleep_ms(wait);
-            return 0;
-        }
-        /* Denied: sleep about as long as asked, spread out by jitter. */
-        int64_t t = (int64_t)(1000.0 / x->meta.rate) + 1;
-        util_sleep_ms(wait + rand() % t);
+    limiter_cfg_t lc;
+    if (ok && limiter_cfg_read(x->store, run, &lc) == 0) {
+        limiter_configure(x->lim, x->meta.tenant, &lc);
+        snprintf(x->meta_run, sizeof x->meta_run, "%s", run);
+        return 0;
     }
-}
-
-static void pause_farm(void *arg, auth0_group_t group, int64_t pause_ms)
-{
-    exec_t *x = arg;
-    log_warn(M, "429 from Auth0 (%s): pausing the farm for %lld ms",
-             auth0_group_name(group), (long long)pause_ms);
-    if (store_rate_penalize(x->store, x->meta.tenant, "mgmt", x->meta.rate,
-                            x->meta.burst, pause_ms) != 0)
-        util_sleep_ms(pause_ms);
+    return -1;
 }
 
 /* ---- batch state ---- */
@@ -172,12 +126,28 @@ static step_t move(exec_t *x, const char *from, const char *to,
     return STEP_RETRY;
 }
 
+/* How long a job slot stays held without news. Once Auth0 has accepted
+ * the job, the job occupies one of Auth0's slots even when its worker
+ * died, until someone polls it to its end (the batch's next holder, or a
+ * worker waiting for a slot: reap_slots), so the lease is long. Until
+ * then a dead worker's slot frees with its batch lease; should its POST
+ * have created a job after all, that job shows as a job-cap 429. */
+static int64_t slot_lease_ms(const exec_t *x, const char *state)
+{
+    int64_t r = x->meta.reconcile_wait_ms;
+    if (strcmp(state, "SUBMITTED") != 0 || r < x->meta.lease_ms)
+        return x->meta.lease_ms;
+    return r;
+}
+
 /* Keeps our lease and our job slot alive while we wait on Auth0. */
 static step_t renew(exec_t *x, const char *state)
 {
     if (util_mono_ms() - x->last_renew_ms < x->meta.lease_ms / 4)
         return STEP_OK;
-    store_sem_renew(x->store, x->meta.tenant, x->holder, x->meta.lease_ms);
+    if (!strcmp(state, "SUBMITTING") || !strcmp(state, "SUBMITTED"))
+        store_sem_renew(x->store, x->meta.tenant, x->holder,
+                        slot_lease_ms(x, state));
     return move(x, state, state, NULL, 0);
 }
 
@@ -193,6 +163,11 @@ static char *batch_field(exec_t *x, const char *field)
 
 /* ---- import job slot ---- */
 
+static void reap_slots(exec_t *x);
+
+/* Waits for a slot: a holder's release wakes us (BLPOP on the wake list),
+ * else the earliest lease running out; no polling of Redis meanwhile. The
+ * slot is the batch's from before the POST until its job has ended. */
 static step_t take_slot(exec_t *x, const char *state)
 {
     for (;;) {
@@ -208,9 +183,9 @@ static step_t take_slot(exec_t *x, const char *state)
                 return STEP_STOPPING;
             continue;
         }
-        /* Sleep until a holder releases (BLPOP) or the earliest lease
-         * could run out. */
-        store_sem_wait(x->store, x->meta.tenant, wait < 5000 ? wait : 5000);
+        if (store_sem_wait(x->store, x->meta.tenant,
+                           wait < 5000 ? wait : 5000) == 0)
+            reap_slots(x);
         step_t s = renew(x, state);
         if (s != STEP_OK)
             return s;
@@ -222,7 +197,21 @@ static void free_slot(exec_t *x)
     store_sem_release(x->store, x->meta.tenant, x->holder);
 }
 
+/* Full-jitter backoff: up to base * 2^(n-1) ms, at most cap_ms. */
+static int64_t backoff_ms(int n, int64_t base, int64_t cap_ms)
+{
+    int64_t top = base;
+    for (int i = 1; i < n && top < cap_ms; i++)
+        top *= 2;
+    top = top < cap_ms ? top : cap_ms;
+    return top / 2 + rand() % (top / 2 + 1);
+}
+
 /* ---- submit ---- */
+
+#define POST_TRIES   4    /* POSTs that certainly created nothing */
+#define JOBCAP_MS    2000 /* first stand-in hold after a job-cap 429 */
+#define JOBCAP_MAXMS 30000
 
 static const char *json_msg(const char *body)
 {
@@ -242,12 +231,71 @@ static step_t not_sent(exec_t *x, step_t outcome)
     return s == STEP_OK ? outcome : s;
 }
 
+/* The POST answered 202: record the job. */
+static step_t accepted(exec_t *x, const auth0_resp_t *resp, const char *ext,
+                       char *job_id, char *why, size_t whylen)
+{
+    json_t *o = json_loads(resp->body, 0, NULL);
+    const char *id = json_string_value(json_object_get(o, "id"));
+    snprintf(job_id, 64, "%s", id ? id : "");
+    json_decref(o);
+    if (!job_id[0]) {
+        /* Outcome unknown: the slot stays held, the batch reconciles. */
+        snprintf(why, whylen, "202 without a job id");
+        return STEP_RETRY;
+    }
+    const char *f[] = { "job_id", job_id, "external_id", ext };
+    step_t s = move(x, "SUBMITTING", "SUBMITTED", f, 4);
+    if (s == STEP_OK)
+        store_sem_renew(x->store, x->meta.tenant, x->holder,
+                        slot_lease_ms(x, "SUBMITTED"));
+    return s;
+}
+
+/* A POST that created nothing and may succeed later: unreachable, no
+ * token, or a server error. */
+static int transient_refusal(auth0_err_t e, long st)
+{
+    return e == AUTH0_ERR_CONNECT || e == AUTH0_ERR_TOKEN ||
+           (e == AUTH0_OK && st >= 500);
+}
+
+/* What to do after a POST that did not answer 202. */
+static step_t refused(exec_t *x, auth0_err_t e, long st)
+{
+    if (e == AUTH0_ERR_CONNECT || e == AUTH0_ERR_GATE || e == AUTH0_ERR_TOKEN)
+        return not_sent(x, *x->cfg->stopping ? STEP_STOPPING : STEP_RETRY);
+    if (e == AUTH0_OK && st == 413)
+        return not_sent(x, STEP_SPLIT);
+    if (e == AUTH0_OK && (st == 401 || st == 403 || st >= 500))
+        return not_sent(x, STEP_RETRY);
+    if (e == AUTH0_OK && st >= 400)
+        return not_sent(x, STEP_POISON);
+    /* Sent, no answer: Auth0 may have created the job, which then holds
+     * one of its slots, so ours stays held; the batch reconciles. */
+    return STEP_RETRY;
+}
+
+/* Auth0's own job count is full (a job the farm cannot see): our slot
+ * goes to a stand-in for a while, and we queue again behind the
+ * semaphore. Not a rate-limit matter. */
+static void yield_slot(exec_t *x, int *jobcaps)
+{
+    int64_t hold = backoff_ms(++*jobcaps, 2 * JOBCAP_MS, JOBCAP_MAXMS);
+    log_info(M,
+             "batch %lld: Auth0 has no free import slot; queueing again "
+             "(slot lent for %lld ms)",
+             (long long)x->m->batch, (long long)hold);
+    store_sem_yield(x->store, x->meta.tenant, x->holder, hold);
+}
+
 /* Posts the import; on success fills job_id (64 bytes). */
 static step_t submit(exec_t *x, char *job_id, char *why, size_t whylen)
 {
     char ext[160];
     snprintf(ext, sizeof ext, "a0m:%s:b%lld:a%lld", x->m->run_id,
              (long long)x->m->batch, (long long)x->m->attempt);
+    int tries = 0, jobcaps = 0;
     for (;;) {
         step_t s = take_slot(x, "SUBMITTING");
         if (s != STEP_OK)
@@ -256,20 +304,13 @@ static step_t submit(exec_t *x, char *job_id, char *why, size_t whylen)
         memset(&resp, 0, sizeof resp);
         auth0_err_t e = auth0_import(x->api, x->m->connection_id, ext, 0,
                                      x->m->payload, x->m->payload_len, &resp);
+        limiter_note(x->lim, AUTH0_GROUP_JOBS_WRITE, &resp);
         long st = resp.status;
         snprintf(why, whylen, "%s", resp.errstr);
         if (e == AUTH0_OK && st == 202) {
-            json_t *o = json_loads(resp.body, 0, NULL);
-            const char *id = json_string_value(json_object_get(o, "id"));
-            snprintf(job_id, 64, "%s", id ? id : "");
-            json_decref(o);
+            s = accepted(x, &resp, ext, job_id, why, whylen);
             auth0_resp_clear(&resp);
-            if (!job_id[0]) {
-                snprintf(why, whylen, "202 without a job id");
-                return STEP_RETRY; /* outcome unknown: reconcile */
-            }
-            const char *f[] = { "job_id", job_id, "external_id", ext };
-            return move(x, "SUBMITTING", "SUBMITTED", f, 4);
+            return s;
         }
         int jobcap = e == AUTH0_OK && auth0_is_job_cap_429(&resp);
         if (e == AUTH0_OK && st >= 400 && st < 500 && !jobcap && st != 429)
@@ -277,71 +318,194 @@ static step_t submit(exec_t *x, char *job_id, char *why, size_t whylen)
                      json_msg(resp.body));
         auth0_resp_clear(&resp);
         if (jobcap) {
-            /* Auth0 counts a job we don't know of: wait for a slot. */
-            free_slot(x);
-            util_sleep_ms(2000 + rand() % 1000);
+            yield_slot(x, &jobcaps);
             continue;
         }
         if (e == AUTH0_OK && st == 429)
-            continue; /* the pause hook moved the limiter; gate waits */
-        if (e == AUTH0_ERR_CONNECT || e == AUTH0_ERR_GATE ||
-            e == AUTH0_ERR_TOKEN)
-            return not_sent(x, *x->cfg->stopping ? STEP_STOPPING : STEP_RETRY);
-        if (e == AUTH0_OK && st == 413)
-            return not_sent(x, STEP_SPLIT);
-        if (e == AUTH0_OK && (st == 401 || st == 403 || st >= 500))
-            return not_sent(x, STEP_RETRY);
-        if (e == AUTH0_OK && st >= 400)
-            return not_sent(x, STEP_POISON);
-        /* Sent, no answer: Auth0 may have created the job. */
-        free_slot(x);
-        return STEP_RETRY;
+            continue; /* the pause hook paused the farm; the gate waits */
+        if (transient_refusal(e, st) && ++tries < POST_TRIES &&
+            !*x->cfg->stopping) {
+            util_sleep_ms(backoff_ms(tries, 1000, 15000));
+            continue; /* nothing was created; the slot stays ours */
+        }
+        return refused(x, e, st);
     }
 }
 
 /* ---- poll ---- */
 
-/* Polls until the job ends. *job gets the final job object. */
+#define POLL_MIN_MS 250
+
+/* Learnt per executor: how long Auth0 takes per user, so the first poll
+ * comes about when a job should be done. */
+static _Thread_local double ms_per_user = 1.0;
+
+static int64_t clamp_poll(const exec_t *x, double ms)
+{
+    if (ms < POLL_MIN_MS)
+        return POLL_MIN_MS;
+    if (ms > (double)x->meta.poll_max_ms)
+        return x->meta.poll_max_ms;
+    return (int64_t)ms;
+}
+
+/* Auth0's forecast for a running job: time_left_seconds (whole seconds,
+ * so up to one too many) or what percentage_done and the time so far
+ * imply, whichever is sooner; -1 when it gives neither. */
+static double forecast_ms(json_t *job, int64_t elapsed_ms)
+{
+    json_int_t left =
+        json_integer_value(json_object_get(job, "time_left_seconds"));
+    json_int_t pct =
+        json_integer_value(json_object_get(job, "percentage_done"));
+    double f = left > 0 ? (double)left * 1000.0 : -1;
+    if (pct > 0 && pct < 100) {
+        double by_pct = (double)elapsed_ms * (double)(100 - pct) / (double)pct;
+        f = f < 0 || by_pct < f ? by_pct : f;
+    }
+    return f;
+}
+
+/* The next wait: Auth0's forecast while the job runs, else twice the
+ * last wait, so that a job that sits queued costs few requests. */
+static int64_t next_poll_ms(exec_t *x, json_t *job, int64_t elapsed_ms,
+                            int64_t last_ms)
+{
+    const char *st = json_string_value(json_object_get(job, "status"));
+    double f =
+        st && !strcmp(st, "processing") ? forecast_ms(job, elapsed_ms) : -1;
+    if (f < 0)
+        return clamp_poll(x, (double)last_ms * 2);
+    double n = x->m->nusers ? (double)x->m->nusers : 1;
+    ms_per_user = 0.7 * ms_per_user + 0.3 * ((double)elapsed_ms + f) / n;
+    return clamp_poll(x, f);
+}
+
+/* A job found ended at the first poll may have ended long before: aim a
+ * little earlier next time. */
+static void learn_done(const exec_t *x, int polls, int64_t elapsed_ms)
+{
+    double n = x->m->nusers ? (double)x->m->nusers : 1;
+    double seen = (double)elapsed_ms / n;
+    if (polls == 1)
+        ms_per_user = 0.85 * (seen < ms_per_user ? seen : ms_per_user);
+    else
+        ms_per_user = 0.7 * ms_per_user + 0.3 * seen;
+}
+
+/* Gone (404): the job was purged or never existed for Auth0. */
+static step_t job_gone(exec_t *x, const char *job_id, char *why, size_t whylen)
+{
+    snprintf(why, whylen, "job %s no longer exists", job_id);
+    free_slot(x);
+    const char *f[] = { "job_id", "" };
+    step_t s = move(x, "SUBMITTED", "SUBMITTING", f, 2);
+    return s == STEP_OK ? STEP_RETRY : s;
+}
+
+/* One status read: the job object, NULL when unreadable; *gone on 404. */
+static json_t *read_job(exec_t *x, const char *job_id, int *gone)
+{
+    auth0_resp_t resp;
+    memset(&resp, 0, sizeof resp);
+    auth0_err_t e = auth0_get_job(x->api, job_id, &resp);
+    limiter_note(x->lim, AUTH0_GROUP_JOBS_READ, &resp);
+    *gone = e == AUTH0_OK && resp.status == 404;
+    json_t *o = NULL;
+    if (e == AUTH0_OK && resp.status == 200)
+        o = json_loads(resp.body, 0, NULL);
+    auth0_resp_clear(&resp);
+    return o;
+}
+
+/* Polls until the job ends; every status read costs budget, so the waits
+ * follow what Auth0 says of the job. *job gets the final job object. */
 static step_t poll_job(exec_t *x, const char *job_id, json_t **job, char *why,
                        size_t whylen)
 {
-    int64_t interval = 500;
-    for (;;) {
-        util_sleep_ms(interval);
+    int64_t start = util_mono_ms();
+    int64_t wait = clamp_poll(x, 0.8 * ms_per_user * (double)x->m->nusers);
+    for (int polls = 1;; polls++) {
+        util_sleep_ms(wait);
         if (*x->cfg->stopping)
             return STEP_STOPPING; /* another worker adopts the job */
         step_t s = renew(x, "SUBMITTED");
         if (s != STEP_OK)
             return s;
-        auth0_resp_t resp;
-        memset(&resp, 0, sizeof resp);
-        auth0_err_t e = auth0_get_job(x->api, job_id, &resp);
-        if (e == AUTH0_OK && resp.status == 404) {
-            snprintf(why, whylen, "job %s no longer exists", job_id);
-            auth0_resp_clear(&resp);
-            const char *f[] = { "job_id", "" };
-            s = move(x, "SUBMITTED", "SUBMITTING", f, 2);
-            return s == STEP_OK ? STEP_RETRY : s;
-        }
-        json_t *o = NULL;
-        if (e == AUTH0_OK && resp.status == 200)
-            o = json_loads(resp.body, 0, NULL);
-        auth0_resp_clear(&resp);
+        int gone = 0;
+        json_t *o = read_job(x, job_id, &gone);
+        if (gone)
+            return job_gone(x, job_id, why, whylen);
         const char *st = json_string_value(json_object_get(o, "status"));
+        int64_t elapsed = util_mono_ms() - start;
         if (st && (!strcmp(st, "completed") || !strcmp(st, "failed"))) {
+            learn_done(x, polls, elapsed);
             *job = o;
             return STEP_OK;
         }
-        /* Pending or processing: ask again about when Auth0 expects to be
-         * done, within bounds, so polling costs little budget. */
-        int64_t left =
-            json_integer_value(json_object_get(o, "time_left_seconds"));
+        wait = next_poll_ms(x, o, elapsed, wait);
         json_decref(o);
-        interval = left > 0 ? left * 1000 / 2 : interval * 3 / 2;
-        if (interval < 250)
-            interval = 250;
-        if (interval > x->meta.poll_max_ms)
-            interval = x->meta.poll_max_ms;
+    }
+}
+
+/* ---- slots of dead workers ---- */
+
+#define REAP_MAX     64
+#define REAP_TURN_MS 2000
+
+/* Whether Auth0 reports the job ended (or no longer knows it). */
+static int job_ended(exec_t *x, const char *job_id)
+{
+    int gone = 0;
+    json_t *o = read_job(x, job_id, &gone);
+    const char *st = json_string_value(json_object_get(o, "status"));
+    int ended =
+        gone || (st && (!strcmp(st, "completed") || !strcmp(st, "failed")));
+    json_decref(o);
+    return ended;
+}
+
+/* A holder ("RUN:BATCH") whose batch nobody leases any more, whose job
+ * has ended: nobody else would free its slot before its batch is
+ * adopted, and adopting needs a worker that may be waiting for it. */
+static int orphan_ended(exec_t *x, const char *holder, int64_t now)
+{
+    const char *colon = strrchr(holder, ':');
+    if (!colon || strncmp(holder, "auth0:", 6) == 0 ||
+        strcmp(holder, x->holder) == 0)
+        return 0;
+    char *key = xasprintf("a0m:{%.*s}:batch:%s", (int)(colon - holder), holder,
+                          colon + 1);
+    redisReply *r =
+        store_commandf(x->store, "HMGET %s state job_id lease_until", key);
+    free(key);
+    int ended = 0;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[0]->str && r->element[1]->str && r->element[1]->str[0] &&
+        strcmp(r->element[0]->str, "SUBMITTED") == 0 &&
+        atoll(r->element[2]->str ? r->element[2]->str : "0") <= now)
+        ended = job_ended(x, r->element[1]->str);
+    if (r)
+        freeReplyObject(r);
+    return ended;
+}
+
+/* Waiting for a slot, every slot taken: one waiter of the farm at a time
+ * looks for slots whose job ended while nobody polled it, and frees
+ * them. */
+static void reap_slots(exec_t *x)
+{
+    if (store_sem_reap_turn(x->store, x->meta.tenant, REAP_TURN_MS) != 1)
+        return;
+    char *h[REAP_MAX];
+    int n = store_sem_holders(x->store, x->meta.tenant, h, REAP_MAX);
+    int64_t now = store_time_ms(x->store);
+    for (int i = 0; i < n; i++) {
+        if (now > 0 && orphan_ended(x, h[i], now)) {
+            log_info(M, "freeing the job slot of %s: its job has ended", h[i]);
+            store_sem_release(x->store, x->meta.tenant, h[i]);
+        }
+        free(h[i]);
     }
 }
 
@@ -383,6 +547,7 @@ static const char *classify_existing(exec_t *x, json_t *sent)
     auth0_resp_t resp;
     memset(&resp, 0, sizeof resp);
     auth0_err_t e = auth0_get_user(x->api, full, &resp);
+    limiter_note(x->lim, AUTH0_GROUP_USERS_READ, &resp);
     free(full);
     const char *verdict = "conflict";
     if (e == AUTH0_OK && resp.status == 200) {
@@ -421,6 +586,7 @@ static int read_errors(exec_t *x, const char *job_id, json_t *payload,
     auth0_resp_t resp;
     memset(&resp, 0, sizeof resp);
     auth0_err_t e = auth0_get_job_errors(x->api, job_id, &resp);
+    limiter_note(x->lim, AUTH0_GROUP_JOBS_READ, &resp);
     if (e != AUTH0_OK || (resp.status != 200 && resp.status != 204)) {
         auth0_resp_clear(&resp);
         return -1;
@@ -549,11 +715,11 @@ static step_t run_batch(exec_t *x, char *why, size_t whylen, int64_t *inserted,
     step_t s = STEP_OK;
     if (x->m->job_id && x->m->job_id[0]) {
         snprintf(job_id, sizeof job_id, "%s", x->m->job_id);
-        int64_t wait;
         adopt(x);
-        /* The job holds one of Auth0's slots: keep it counted. */
-        store_sem_acquire(x->store, x->meta.tenant, x->holder,
-                          x->meta.job_slots + 1, x->meta.lease_ms, &wait);
+        /* Adopted: the job keeps the slot it holds, unless a waiter
+         * already found it ended and freed it. */
+        store_sem_renew(x->store, x->meta.tenant, x->holder,
+                        slot_lease_ms(x, "SUBMITTED"));
     } else {
         s = begin(x);
         if (s == STEP_OK)
@@ -565,19 +731,17 @@ static step_t run_batch(exec_t *x, char *why, size_t whylen, int64_t *inserted,
     s = poll_job(x, job_id, &job, why, whylen);
     if (s != STEP_OK)
         return s;
+    free_slot(x); /* the job has ended: Auth0's slot is free again */
     const char *st = json_string_value(json_object_get(job, "status"));
     if (strcmp(st, "failed") == 0) {
         snprintf(why, whylen, "import job %s failed", job_id);
         json_decref(job);
-        free_slot(x);
         const char *f[] = { "job_id", "" };
         s = move(x, "SUBMITTED", "LEASED", f, 2);
         return s == STEP_OK ? STEP_RETRY : s;
     }
     s = finish(x, job_id, job, inserted, failed);
     json_decref(job);
-    if (s == STEP_OK)
-        free_slot(x);
     return s;
 }
 
@@ -658,7 +822,8 @@ static void actor(zsock_t *pipe, void *arg)
     ac.client_id = x.cfg->target_client_id;
     ac.client_secret = x.cfg->target_client_secret;
     x.api = auth0_new(&ac);
-    auth0_set_gate(x.api, gate, pause_farm, &x);
+    x.lim = limiter_new(x.store, x.cfg->stopping);
+    limiter_attach(x.lim, x.api);
     for (;;) {
         zmsg_t *msg = zmsg_recv(pipe);
         if (!msg)
@@ -673,6 +838,7 @@ static void actor(zsock_t *pipe, void *arg)
             break;
     }
     auth0_destroy(&x.api);
+    limiter_destroy(&x.lim);
     store_destroy(&x.store);
 }
 

@@ -38,6 +38,7 @@ typedef struct {
     int nslots;
     zlistx_t *backlog; /* zmsg_t ASSIGNs waiting for a slot */
     int64_t last_heard_ms;
+    int generation; /* bumped at every new dealer socket */
     int64_t next_beat_ms;
     executor_cfg_t ecfg;
 } worker_t;
@@ -99,6 +100,7 @@ static void connect_dealer(worker_t *w)
     zsock_set_reconnect_ivl_max(w->dealer, 5000);
     zsock_set_maxmsgsize(w->dealer, PROTO_MAX_BODY + 65536);
     zsock_connect(w->dealer, "%s", w->endpoint);
+    w->generation++;
     w->last_heard_ms = util_mono_ms();
     send_ready(w);
 }
@@ -241,7 +243,7 @@ static zpoller_t *make_poller(worker_t *w)
 
 static void loop(worker_t *w)
 {
-    zsock_t *polled = w->dealer;
+    int polled = w->generation;
     zpoller_t *poller = make_poller(w);
     int64_t drain_deadline = 0;
     for (;;) {
@@ -262,10 +264,12 @@ static void loop(worker_t *w)
             }
         }
         heartbeat(w);
-        if (w->dealer != polled) {
+        /* A new socket may reuse the old one's address: compare
+         * generations, not pointers. */
+        if (w->generation != polled) {
             zpoller_destroy(&poller);
             poller = make_poller(w);
-            polled = w->dealer;
+            polled = w->generation;
         }
     }
     zpoller_destroy(&poller);

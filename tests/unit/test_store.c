@@ -282,6 +282,169 @@ static void test_semaphore(void **state)
     store_destroy(&s);
 }
 
+/* The level of a bucket key ("base level"), 0 when absent. */
+static long long rl_level(store_t *s, const char *tenant, const char *name)
+{
+    char *key = xasprintf("a0m:{%s}:rl:%s", tenant, name);
+    redisReply *r = store_commandf(s, "GET %s", key);
+    free(key);
+    long long base = 0, level = 0;
+    if (r && r->type == REDIS_REPLY_STRING)
+        sscanf(r->str, "%lld %lld", &base, &level);
+    if (r)
+        freeReplyObject(r);
+    return level;
+}
+
+static void test_rl_exact_rate(void **state)
+{
+    (void)state;
+    store_t *s = open_store();
+    /* 16/s is 62.5 ms apart: the k-th booking of a burst-1 bucket is
+     * ceil(62.5 k) ms away, less the time the calls themselves took. */
+    store_bucket_t b = { "global", 16, 1 };
+    int64_t start = util_mono_ms(), wait = -1;
+    for (int k = 0; k < 16; k++) {
+        assert_int_equal(store_rl_acquire(s, "x1", &b, 1, 5000, NULL, &wait),
+                         0);
+        int64_t want = (125 * k + 1) / 2;
+        int64_t spent = util_mono_ms() - start;
+        assert_true(wait <= want && wait >= want - spent - 2);
+    }
+    /* Whole micro-requests: 16 bookings of one request each, plus the
+     * drain since the first. */
+    long long level = rl_level(s, "x1", "global");
+    assert_true(level <= 16000000 && level > 15000000);
+    store_destroy(&s);
+}
+
+static void test_rl_two_buckets(void **state)
+{
+    (void)state;
+    store_t *s = open_store();
+    store_bucket_t b[] = { { "jobs", 100, 10 }, { "global", 5, 2 } };
+    int64_t wait = -1;
+    /* The slower bucket decides; both are charged. */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(store_rl_acquire(s, "x2", b, 2, 5000, NULL, &wait), 0);
+        assert_int_equal(wait, 0);
+    }
+    assert_int_equal(store_rl_acquire(s, "x2", b, 2, 5000, NULL, &wait), 0);
+    assert_true(wait > 150 && wait <= 200);
+    assert_true(rl_level(s, "x2", "jobs") >= 3000000 - 20000);
+    /* Beyond the horizon: denied, and nothing is booked. */
+    int64_t before = rl_level(s, "x2", "global");
+    assert_int_equal(store_rl_acquire(s, "x2", b, 2, 100, NULL, &wait), 1);
+    assert_true(wait > 300 && wait <= 400);
+    assert_true(rl_level(s, "x2", "global") <= before);
+    store_destroy(&s);
+}
+
+static void test_rl_penalty_restarts_empty(void **state)
+{
+    (void)state;
+    store_t *s = open_store();
+    store_bucket_t b = { "global", 10, 5 };
+    int64_t wait = -1;
+    assert_int_equal(store_rl_penalize(s, "x3", &b, 1, 1000, "429"), 1000);
+    int64_t paused = store_rl_paused_ms(s, "x3");
+    assert_true(paused > 950 && paused <= 1000);
+    /* Nobody before the pause ends, then one request per 100 ms: no
+     * burst after a pause. */
+    assert_int_equal(store_rl_acquire(s, "x3", &b, 1, 5000, NULL, &wait), 0);
+    assert_true(wait > 950 && wait <= 1000);
+    assert_int_equal(store_rl_acquire(s, "x3", &b, 1, 5000, NULL, &wait), 0);
+    assert_true(wait > 1050 && wait <= 1100);
+    /* A 429 without a usable pause backs off: 250, 500, 1000 ms. */
+    store_bucket_t c = { "global", 10, 5 };
+    assert_int_equal(store_rl_penalize(s, "x4", &c, 1, 100, "429"), 250);
+    assert_int_equal(store_rl_penalize(s, "x4", &c, 1, 0, "429"), 500);
+    assert_int_equal(store_rl_penalize(s, "x4", &c, 1, 100, "429"), 1000);
+    assert_int_equal(store_rl_penalize(s, "x4", &c, 1, 999999, "429"), 120000);
+    char *pen = store_hget(s, "a0m:{x4}:rl:stats", "penalties");
+    assert_string_equal(pen, "4");
+    free(pen);
+    redisReply *r = store_commandf(s, "LLEN a0m:{x4}:rl:pauses");
+    assert_int_equal(r->integer, 4);
+    freeReplyObject(r);
+    assert_int_equal(store_rl_paused_ms(s, "x5"), 0);
+    store_destroy(&s);
+}
+
+static void test_rl_records_last_response(void **state)
+{
+    (void)state;
+    store_t *s = open_store();
+    store_bucket_t b = { "global", 10, 5 };
+    store_rl_note_t note = { "jobs_read", 50, 3, 1700000000, 200 };
+    int64_t wait = -1;
+    assert_int_equal(store_rl_acquire(s, "x6", &b, 1, 1000, &note, &wait), 0);
+    char *rem = store_hget(s, "a0m:{x6}:rl:last", "remaining");
+    char *grp = store_hget(s, "a0m:{x6}:rl:last", "group");
+    char *near = store_hget(s, "a0m:{x6}:rl:stats", "near_limit");
+    assert_string_equal(rem, "3");
+    assert_string_equal(grp, "jobs_read");
+    assert_string_equal(near, "1");
+    free(rem);
+    free(grp);
+    free(near);
+    store_destroy(&s);
+}
+
+static void test_sem_yield_and_renew(void **state)
+{
+    (void)state;
+    store_t *s = open_store();
+    int64_t wait = 0;
+    assert_int_equal(store_sem_acquire(s, "t5", "r:1", 2, 60000, &wait), 1);
+    assert_int_equal(store_sem_acquire(s, "t5", "r:2", 2, 60000, &wait), 1);
+    /* A renewal never cuts a lease short. */
+    assert_int_equal(store_sem_renew(s, "t5", "r:1", 1000), 0);
+    redisReply *r = store_commandf(s, "ZSCORE a0m:{t5}:jobs r:1");
+    assert_true(atoll(r->str) - store_time_ms(s) > 59000);
+    freeReplyObject(r);
+    /* Auth0 is full: r:2's slot goes to a stand-in for 300 ms. */
+    assert_int_equal(store_sem_yield(s, "t5", "r:2", 300), 0);
+    assert_int_equal(store_sem_acquire(s, "t5", "r:2", 2, 60000, &wait), 0);
+    assert_true(wait > 200 && wait <= 300);
+    char *h[8];
+    int n = store_sem_holders(s, "t5", h, 8);
+    assert_int_equal(n, 2);
+    assert_true(strncmp(h[0], "auth0:", 6) == 0);
+    assert_string_equal(h[1], "r:1");
+    for (int i = 0; i < n; i++)
+        free(h[i]);
+    util_sleep_ms(350);
+    assert_int_equal(store_sem_acquire(s, "t5", "r:2", 2, 60000, &wait), 1);
+    /* One reaper per tenant at a time. */
+    assert_int_equal(store_sem_reap_turn(s, "t5", 5000), 1);
+    assert_int_equal(store_sem_reap_turn(s, "t5", 5000), 0);
+    store_destroy(&s);
+}
+
+static void test_load_replaces_old_versions(void **state)
+{
+    (void)state;
+    store_t *s = open_store();
+    redisReply *r = store_commandf(s, "FUNCTION DELETE a0m_v2");
+    freeReplyObject(r);
+    /* An older library owning one of the names. */
+    r = store_commandf(s, "FUNCTION LOAD %s",
+                       "#!lua name=a0m_v1\n"
+                       "redis.register_function('a0m_claim', "
+                       "function() return 1 end)");
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    freeReplyObject(r);
+    assert_int_equal(store_load_functions(s), 0);
+    r = store_commandf(s, "FUNCTION LIST LIBRARYNAME a0m_v1");
+    assert_int_equal(r->elements, 0);
+    freeReplyObject(r);
+    r = store_commandf(s, "FUNCTION LIST LIBRARYNAME a0m_v2");
+    assert_int_equal(r->elements, 1);
+    freeReplyObject(r);
+    store_destroy(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +453,12 @@ int main(void)
         cmocka_unit_test(test_local_outcomes_count_once),
         cmocka_unit_test(test_gcra_burst_then_rate),
         cmocka_unit_test(test_semaphore),
+        cmocka_unit_test(test_rl_exact_rate),
+        cmocka_unit_test(test_rl_two_buckets),
+        cmocka_unit_test(test_rl_penalty_restarts_empty),
+        cmocka_unit_test(test_rl_records_last_response),
+        cmocka_unit_test(test_sem_yield_and_renew),
+        cmocka_unit_test(test_load_replaces_old_versions),
     };
     return cmocka_run_group_tests(tests, start_redis, stop_redis);
 }
