@@ -196,8 +196,11 @@ char *util_getenv_secret(const char *name)
         return NULL;
     size_t len = 0;
     char *s = util_read_file(path, 64 * 1024, &len);
-    if (!s)
-        return NULL;
+    if (!s) {
+        fprintf(stderr, "a0migrate: cannot read %s_FILE (%s): %s\n", name, path,
+                strerror(errno));
+        exit(2);
+    }
     while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
         s[--len] = '\0';
     return s;

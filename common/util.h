@@ -43,7 +43,8 @@ char *util_read_file(const char *path, size_t max_bytes, size_t *len);
 
 /* Reads a secret: the value of env var NAME, or the contents of the file
  * named by NAME_FILE (trailing newline stripped). Returns a new string or
- * NULL when neither is set. */
+ * NULL when neither is set. When NAME_FILE is set but can't be read, prints
+ * an error naming the variable and the file and exits with status 2. */
 char *util_getenv_secret(const char *name);
 
 /* Hex-encoded SHA-256-free checksum: 64-bit FNV-1a of a file, as 16 hex

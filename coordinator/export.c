@@ -121,7 +121,7 @@ int export_main(const char *out_path, const char *connection)
 {
     char *secret = NULL;
     auth0_t *api = source_client(&secret);
-    int rc = EXIT_CANNOT;
+    int rc = api ? EXIT_CANNOT : EXIT_USAGE;
     char *job_id = api ? start_job(api, connection) : NULL;
     for (int tries = 0; job_id && tries < 3; tries++) {
         char *loc = wait_location(api, job_id);

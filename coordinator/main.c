@@ -67,14 +67,21 @@ static void usage(FILE *out)
         "  --liveness N            missed heartbeats before death (5)\n"
         "  --reconcile-wait-ms N   wait before re-submitting an ambiguous\n"
         "                          batch (default 600000)\n"
+        "  --lock-wait-ms N        how long to wait for the lease of a\n"
+        "                          coordinator that died (default 17000)\n"
         "  --dry-run               plan and classify only, no Redis; prints\n"
         "                          one line per record and a summary\n"
         "\n"
+        "source tenant (export): A0_SOURCE_DOMAIN, A0_SOURCE_CLIENT_ID,\n"
+        "A0_SOURCE_CLIENT_SECRET (or A0_SOURCE_CLIENT_SECRET_FILE),\n"
+        "A0_SOURCE_BASE_URL.\n"
         "target tenant: A0_TARGET_DOMAIN, A0_TARGET_CLIENT_ID,\n"
         "A0_TARGET_CLIENT_SECRET (or A0_TARGET_CLIENT_SECRET_FILE), and\n"
-        "A0_TARGET_BASE_URL to point at a simulator.\n"
-        "exit: 0 all done, 1 some failed, 2 usage, 3 reconcile, 4 cannot "
-        "run\n");
+        "A0_TARGET_BASE_URL (with a base URL, the domain must still be the\n"
+        "tenant's: for a0sim, its --domain). Redis: --redis or A0_REDIS_URL\n"
+        "(default redis://127.0.0.1:6379).\n"
+        "exit: 0 all done, 1 some failed, 2 usage or configuration, 4 cannot\n"
+        "run (Redis, credentials, target)\n");
 }
 
 static const char *env_or(const char *name, const char *dflt)
@@ -122,6 +129,7 @@ enum {
     OPT_HB,
     OPT_LIVE,
     OPT_RECWAIT,
+    OPT_LOCKWAIT,
     OPT_DRY,
     OPT_JSON,
     OPT_OUT,
@@ -154,6 +162,7 @@ static const struct option run_opts[] = {
     { "heartbeat-ms", required_argument, NULL, OPT_HB },
     { "liveness", required_argument, NULL, OPT_LIVE },
     { "reconcile-wait-ms", required_argument, NULL, OPT_RECWAIT },
+    { "lock-wait-ms", required_argument, NULL, OPT_LOCKWAIT },
     { "dry-run", no_argument, NULL, OPT_DRY },
     { "json", no_argument, NULL, OPT_JSON },
     { "out", required_argument, NULL, OPT_OUT },
@@ -207,6 +216,7 @@ static void defaults(run_cfg_t *c)
     c->heartbeat_ms = 1000;
     c->liveness = 5;
     c->reconcile_wait_ms = 600000;
+    c->lock_wait_ms = 17000;
     c->poll_max_ms = 5000;
     c->target_domain = getenv("A0_TARGET_DOMAIN");
     c->target_base_url = getenv("A0_TARGET_BASE_URL");
@@ -374,6 +384,9 @@ static int parse_run(int argc, char **argv, run_cfg_t *c, int *json)
         case OPT_RECWAIT:
             c->reconcile_wait_ms =
                 num("reconcile-wait-ms", optarg, 0, 86400000);
+            break;
+        case OPT_LOCKWAIT:
+            c->lock_wait_ms = num("lock-wait-ms", optarg, 0, 3600000);
             break;
         case OPT_DRY:
             c->dry_run = 1;

@@ -333,7 +333,7 @@ static int take_lock(run_t *r)
     zuuid_t *u = zuuid_new();
     snprintf(r->lock_value, sizeof r->lock_value, "%s", zuuid_str(u));
     zuuid_destroy(&u);
-    int64_t deadline = util_mono_ms() + LOCK_TTL_MS + 2000;
+    int64_t deadline = util_mono_ms() + r->cfg->lock_wait_ms;
     int ok = 0, said = 0;
     while (!ok && !stop_requested && util_mono_ms() < deadline) {
         redisReply *rep = store_commandf(r->store, "SET %s %s NX PX %d", key,
@@ -1165,7 +1165,7 @@ static int print_summary(json_t *o, const char *run_id, int json)
         for (int i = 0; outcome_names[i]; i++)
             printf("  %-10s %10lld\n", outcome_names[i],
                    (long long)stat_of(o, outcome_names[i]));
-        printf("  %-10s %10lld (users flagged: imported without a "
+        printf("  %-10s %10lld (users sent without a "
                "password hash)\n",
                "no_password", (long long)stat_of(o, "no_password"));
         printf("  %-10s %10lld (%lld done, %lld poison)\n", "batches",
@@ -1447,8 +1447,10 @@ int run_main(const run_cfg_t *cfg)
 
     int rc = EXIT_CANNOT;
     int opened = 0;
-    if (open_target(&r) != 0)
+    if (open_target(&r) != 0) {
+        rc = EXIT_USAGE;
         goto out;
+    }
     if (!cfg->dry_run && cfg->expect_hashes && survey_hashes(&r) != 0) {
         rc = r.fatal ? r.fatal : EXIT_USAGE;
         goto out;

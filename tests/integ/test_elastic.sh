@@ -59,10 +59,14 @@ check "the coordinator saw it leave" yes \
 
 set +e
 "$A0M" run --input "$A0_TMP/in.ndjson.gz" --run-id elastic \
-    --bind "tcp://127.0.0.1:$(a0_free_port)" >/dev/null 2>"$A0_TMP/second.log"
+    --bind "tcp://127.0.0.1:$(a0_free_port)" --batch-users 150 --rate 100 \
+    --burst 20 --lock-wait-ms 500 >/dev/null 2>"$A0_TMP/second.log"
 second=$?
 set -e
 check "a second coordinator on the run is refused" 4 "$second"
+check "the refusal names the lease" yes \
+    "$(grep -q 'another coordinator is running' "$A0_TMP/second.log" &&
+        echo yes || echo no)"
 
 set +e
 wait "$CPID"
