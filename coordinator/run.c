@@ -614,8 +614,11 @@ static void plan_ahead(run_t *r)
             r->planned_all = 1;
             flush_local(r);
             if (planner_error(r->planner)[0]) {
+                /* An unreadable input is the operator's to fix. */
                 log_error(M, "%s", planner_error(r->planner));
-                r->fatal = EXIT_CANNOT;
+                r->fatal = EXIT_USAGE;
+            } else if (planner_counts(r->planner)->records == 0) {
+                log_warn(M, "the input %s holds no records", r->cfg->input);
             }
             break;
         }
@@ -787,7 +790,10 @@ static void take_back(run_t *r, flight_t *f, int64_t max_attempts,
     give_back(r, f, max_attempts, why, delay_ms, 0);
 }
 
-static void worker_gone(run_t *r, worker_t *w, const char *why)
+/* A worker left: its batches go back. One that said goodbye handed them
+ * back cleanly (refund); one that went silent may have died of a batch,
+ * so that counts as an attempt. */
+static void worker_gone(run_t *r, worker_t *w, const char *why, int refund)
 {
     log_warn(M, "worker %s (%s pid %lld) %s; taking its batches back", w->id,
              w->host ? w->host : "?", (long long)w->pid, why);
@@ -799,7 +805,7 @@ static void worker_gone(run_t *r, worker_t *w, const char *why)
             zlistx_add_end(back, f);
     }
     for (flight_t *f = zlistx_first(back); f; f = zlistx_next(back))
-        take_back(r, f, r->cfg->max_attempts, why, 0);
+        give_back(r, f, r->cfg->max_attempts, why, 0, refund);
     zlistx_destroy(&back);
     zhashx_delete(r->workers, w->id);
 }
@@ -925,7 +931,8 @@ static void on_fail(run_t *r, worker_t *w, proto_msg_t *m)
         split_flight(r, f, why);
         break;
     case PROTO_FAIL_DRAINING:
-        take_back(r, f, r->cfg->max_attempts + 1, why, 0);
+        /* Handed back untouched: not an attempt of the batch. */
+        give_back(r, f, 0, why, 0, 1);
         break;
     case PROTO_FAIL_RETRYABLE:
     default: {
@@ -972,7 +979,7 @@ static void dispatch_message(run_t *r, zframe_t *routing, proto_msg_t *m)
     else if (m->cmd == PROTO_FAIL)
         on_fail(r, w, m);
     else if (m->cmd == PROTO_BYE)
-        worker_gone(r, w, "said goodbye");
+        worker_gone(r, w, "said goodbye", 1);
 }
 
 static void handle_router(run_t *r)
@@ -1013,7 +1020,7 @@ static void heartbeat(run_t *r)
             send_to(r, w, &m);
     }
     for (worker_t *w = zlistx_first(dead); w; w = zlistx_next(dead))
-        worker_gone(r, w, "went silent");
+        worker_gone(r, w, "went silent", 0);
     zlistx_destroy(&dead);
 }
 

@@ -55,6 +55,7 @@ typedef enum {
     STEP_POISON,   /* FAIL poison */
     STEP_SPLIT,    /* FAIL split */
     STEP_STOPPING, /* FAIL draining */
+    STEP_REFUSED,  /* our credentials are refused: hand back, stop */
 } step_t;
 
 /* ---- Redis, fail closed ---- */
@@ -252,17 +253,29 @@ static step_t accepted(exec_t *x, const auth0_resp_t *resp, const char *ext,
     return s;
 }
 
+/* The target refuses this worker's client (bad secret, no grant, missing
+ * scope): no batch can succeed here, and it is no fault of the batch. */
+static int credentials_refused(auth0_err_t e, long st)
+{
+    return (e == AUTH0_ERR_TOKEN || e == AUTH0_OK) && (st == 401 || st == 403);
+}
+
 /* A POST that created nothing and may succeed later: unreachable, no
  * token, or a server error. */
 static int transient_refusal(auth0_err_t e, long st)
 {
-    return e == AUTH0_ERR_CONNECT || e == AUTH0_ERR_TOKEN ||
-           (e == AUTH0_OK && st >= 500);
+    return (e == AUTH0_ERR_CONNECT || e == AUTH0_ERR_TOKEN ||
+            (e == AUTH0_OK && st >= 500)) &&
+           !credentials_refused(e, st);
 }
 
 /* What to do after a POST that did not answer 202. */
 static step_t refused(exec_t *x, auth0_err_t e, long st)
 {
+    if (credentials_refused(e, st)) {
+        *x->cfg->refused = 1;
+        return not_sent(x, STEP_REFUSED);
+    }
     if (e == AUTH0_ERR_CONNECT || e == AUTH0_ERR_GATE || e == AUTH0_ERR_TOKEN)
         return not_sent(x, *x->cfg->stopping ? STEP_STOPPING : STEP_RETRY);
     if (e == AUTH0_OK && st == 413)
@@ -753,6 +766,7 @@ static proto_fail_t fail_kind(step_t s)
     case STEP_SPLIT:
         return PROTO_FAIL_SPLIT;
     case STEP_STOPPING:
+    case STEP_REFUSED:
         return PROTO_FAIL_DRAINING;
     default:
         return PROTO_FAIL_RETRYABLE;
@@ -797,6 +811,58 @@ static void handle_assign(exec_t *x, zsock_t *pipe, zmsg_t *msg)
     proto_msg_clear(&m);
 }
 
+/* Answers an ASSIGN this executor can't run (no Redis yet, stopping):
+ * the batch goes back untouched. */
+static void hand_back(exec_t *x, zsock_t *pipe, zmsg_t *msg)
+{
+    proto_msg_t m;
+    memset(&m, 0, sizeof m);
+    char err[256];
+    if (proto_decode(msg, &m, err, sizeof err) != 0) {
+        zstr_send(pipe, "BAD");
+        return;
+    }
+    proto_msg_t out;
+    memset(&out, 0, sizeof out);
+    out.cmd = PROTO_FAIL;
+    out.worker_id = (char *)x->cfg->worker_id;
+    out.run_id = m.run_id;
+    out.batch = m.batch;
+    out.token = m.token;
+    out.attempt = m.attempt;
+    out.fail = PROTO_FAIL_DRAINING;
+    out.reason = (char *)"worker stopping";
+    zmsg_t *reply = proto_encode(&out);
+    zmsg_send(&reply, pipe);
+    proto_msg_clear(&m);
+}
+
+/* Connects to Redis, retrying until it answers or the worker stops. */
+static int connect_store(exec_t *x)
+{
+    char *err = NULL;
+    int said = 0;
+    while (!(x->store = store_new(x->cfg->redis_url, &err))) {
+        if (!said++)
+            log_warn(M, "%s; retrying", err);
+        free(err);
+        err = NULL;
+        if (*x->cfg->stopping)
+            return -1;
+        util_sleep_ms(500);
+    }
+    auth0_cfg_t ac;
+    memset(&ac, 0, sizeof ac);
+    ac.domain = x->cfg->target_domain;
+    ac.base_url = x->cfg->target_base_url;
+    ac.client_id = x->cfg->target_client_id;
+    ac.client_secret = x->cfg->target_client_secret;
+    x->api = auth0_new(&ac);
+    x->lim = limiter_new(x->store, x->cfg->stopping);
+    limiter_attach(x->lim, x->api);
+    return 0;
+}
+
 static void actor(zsock_t *pipe, void *arg)
 {
     exec_t x;
@@ -804,26 +870,9 @@ static void actor(zsock_t *pipe, void *arg)
     x.cfg = arg;
     /* Ready at once: the worker must not hang on a Redis that is down. */
     zsock_signal(pipe, 0);
-    char *err = NULL;
-    int said = 0;
-    while (!(x.store = store_new(x.cfg->redis_url, &err))) {
-        if (!said++)
-            log_warn(M, "%s; retrying", err);
-        free(err);
-        err = NULL;
-        if (*x.cfg->stopping)
-            return;
-        util_sleep_ms(500);
-    }
-    auth0_cfg_t ac;
-    memset(&ac, 0, sizeof ac);
-    ac.domain = x.cfg->target_domain;
-    ac.base_url = x.cfg->target_base_url;
-    ac.client_id = x.cfg->target_client_id;
-    ac.client_secret = x.cfg->target_client_secret;
-    x.api = auth0_new(&ac);
-    x.lim = limiter_new(x.store, x.cfg->stopping);
-    limiter_attach(x.lim, x.api);
+    /* Even without Redis, stay until told to end ($TERM), so that the
+     * worker's destroy finds this thread's goodbye where it expects it. */
+    connect_store(&x);
     for (;;) {
         zmsg_t *msg = zmsg_recv(pipe);
         if (!msg)
@@ -831,8 +880,10 @@ static void actor(zsock_t *pipe, void *arg)
         char *first = zframe_strdup(zmsg_first(msg));
         int term = first && strcmp(first, "$TERM") == 0;
         free(first);
-        if (!term)
+        if (!term && x.store && !*x.cfg->stopping)
             handle_assign(&x, pipe, msg);
+        else if (!term)
+            hand_back(&x, pipe, msg);
         zmsg_destroy(&msg);
         if (term)
             break;

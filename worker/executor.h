@@ -16,6 +16,8 @@ typedef struct {
     const char *target_client_id;
     const char *target_client_secret;
     volatile int *stopping; /* set by the worker on SIGTERM */
+    volatile int *refused;  /* set here when the target refuses this
+                               worker's credentials or scopes */
 } executor_cfg_t;
 
 /* Starts an executor. Send it an ASSIGN message (the three proto frames);

@@ -44,6 +44,7 @@ typedef struct {
 } worker_t;
 
 static volatile int stopping = 0;
+static volatile int refused = 0; /* the target refuses our credentials */
 
 static void on_signal(int sig)
 {
@@ -247,6 +248,12 @@ static void loop(worker_t *w)
     zpoller_t *poller = make_poller(w);
     int64_t drain_deadline = 0;
     for (;;) {
+        if (refused && !stopping) {
+            log_error(M, "the target refuses this worker's client id, "
+                         "secret or scopes; handing batches back and "
+                         "stopping");
+            stopping = 1;
+        }
         if (stopping && !drain_deadline) {
             log_info(M, "draining");
             drain_deadline = util_mono_ms() + w->drain_ms;
@@ -353,6 +360,7 @@ static int configure(worker_t *w, char **secret)
     *secret = util_getenv_secret("A0_TARGET_CLIENT_SECRET");
     w->ecfg.target_client_secret = *secret;
     w->ecfg.stopping = &stopping;
+    w->ecfg.refused = &refused;
     if (!w->ecfg.target_domain || !w->ecfg.target_client_id || !*secret) {
         fprintf(stderr, "a0migrate-worker: set A0_TARGET_DOMAIN, "
                         "A0_TARGET_CLIENT_ID and A0_TARGET_CLIENT_SECRET (or "
@@ -379,6 +387,17 @@ int main(int argc, char **argv)
     gethostname(w.host, sizeof w.host - 1);
     srand((unsigned)(getpid() ^ util_mono_ms()));
     w.ecfg.worker_id = w.worker_id;
+    /* Refuse what ZeroMQ can't connect to before starting anything. */
+    zsock_t *probe = zsock_new(ZMQ_DEALER);
+    int bad = zsock_connect(probe, "%s", w.endpoint) != 0;
+    zsock_destroy(&probe);
+    if (bad) {
+        fprintf(stderr,
+                "a0migrate-worker: --coordinator %s is not a "
+                "ZeroMQ endpoint (want tcp://HOST:PORT)\n",
+                w.endpoint);
+        return 2;
+    }
     w.backlog = zlistx_new();
     for (int i = 0; i < w.nslots; i++)
         w.slots[i].actor = executor_new(&w.ecfg);
@@ -408,7 +427,8 @@ int main(int argc, char **argv)
     }
     /* Executors still inside an HTTP call can't be joined in bounded time;
      * their batches are fenced by token, so leaving is safe. */
+    int rc = refused ? 4 : 0;
     if (!clean)
-        _exit(0);
-    return 0;
+        _exit(rc);
+    return rc;
 }
