@@ -217,6 +217,17 @@ static redisReply *run_args(store_t *self, args_t *a)
     return r;
 }
 
+/* Runs args and frees them; 0 when Redis answered without an error. */
+static int run_discard(store_t *self, args_t *a)
+{
+    redisReply *r = run_args(self, a);
+    args_free(a);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
 int store_ping(store_t *self)
 {
     redisReply *r = store_commandf(self, "PING");
@@ -277,12 +288,7 @@ int store_load_functions(store_t *self)
     args_str(&a, "LOAD");
     args_str(&a, "REPLACE");
     args_str(&a, store_functions_lua);
-    redisReply *r = run_args(self, &a);
-    args_free(&a);
-    if (!r)
-        return -1;
-    freeReplyObject(r);
-    return 0;
+    return run_discard(self, &a);
 }
 
 char *store_key(const char *id, const char *suffix)
@@ -372,12 +378,7 @@ int store_set_local_outcomes(store_t *self, const char *run, const char **pairs,
     key_push(&a, run, "stats");
     for (size_t i = 0; i < npairs; i++)
         args_str(&a, pairs[i]);
-    redisReply *r = run_args(self, &a);
-    args_free(&a);
-    if (!r)
-        return -1;
-    freeReplyObject(r);
-    return 0;
+    return run_discard(self, &a);
 }
 
 int store_claim(store_t *self, const char *run, int64_t batch,
@@ -431,12 +432,7 @@ int store_transition(store_t *self, const char *run, int64_t batch,
     args_int(&a, lease_ms);
     for (size_t i = 0; i < nfields; i++)
         args_str(&a, fields[i]);
-    redisReply *r = run_args(self, &a);
-    args_free(&a);
-    if (!r)
-        return -1;
-    freeReplyObject(r);
-    return 0;
+    return run_discard(self, &a);
 }
 
 int store_complete(store_t *self, const char *run, int64_t batch, int64_t token,
@@ -454,12 +450,7 @@ int store_complete(store_t *self, const char *run, int64_t batch, int64_t token,
     args_str(&a, summary);
     for (size_t i = 0; i < npairs; i++)
         args_str(&a, pairs[i]);
-    redisReply *r = run_args(self, &a);
-    args_free(&a);
-    if (!r)
-        return -1;
-    freeReplyObject(r);
-    return 0;
+    return run_discard(self, &a);
 }
 
 static int release_args(store_t *self, const char *run, int64_t batch,
@@ -542,12 +533,7 @@ int store_split(store_t *self, const char *run, int64_t batch, int64_t child1,
     args_int(&a, (int64_t)n1);
     for (size_t i = 0; i < n; i++)
         args_str(&a, uids[i]);
-    redisReply *r = run_args(self, &a);
-    args_free(&a);
-    if (!r)
-        return -1;
-    freeReplyObject(r);
-    return 0;
+    return run_discard(self, &a);
 }
 
 static void rl_key_push(args_t *a, const char *tenant, const char *name)
@@ -711,12 +697,7 @@ int store_sem_release(store_t *self, const char *tenant, const char *holder)
     key_push(&a, tenant, "jobs");
     key_push(&a, tenant, "jobs:wake");
     args_str(&a, holder);
-    redisReply *r = run_args(self, &a);
-    args_free(&a);
-    if (!r)
-        return -1;
-    freeReplyObject(r);
-    return 0;
+    return run_discard(self, &a);
 }
 
 int store_sem_yield(store_t *self, const char *tenant, const char *holder,
@@ -728,12 +709,7 @@ int store_sem_yield(store_t *self, const char *tenant, const char *holder,
     key_push(&a, tenant, "jobs:fence");
     args_str(&a, holder);
     args_int(&a, hold_ms);
-    redisReply *r = run_args(self, &a);
-    args_free(&a);
-    if (!r)
-        return -1;
-    freeReplyObject(r);
-    return 0;
+    return run_discard(self, &a);
 }
 
 int store_sem_holders(store_t *self, const char *tenant, char **out, size_t max)

@@ -38,7 +38,7 @@ typedef struct {
     int64_t heartbeat_ms;
     int64_t liveness; /* missed heartbeats before death */
     int64_t reconcile_wait_ms;
-    int64_t lock_wait_ms;       /* wait for a predecessor's lease */
+    int64_t lock_wait_ms; /* wait for a predecessor's lease */
     int64_t poll_max_ms;
     /* target tenant */
     const char *target_domain;

@@ -10,8 +10,8 @@
 
 #include "proto.h"
 
-#define SEP     "\n--\n"
-#define SEP_LEN 4
+#define SEP        "\n--\n"
+#define SEP_LEN    4
 #define MAX_FRAMES 8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -74,8 +74,8 @@ static void test_growth(void **state)
     /* 16-byte slots, at least 3/8 full after a doubling; per holder one
      * pointer (the array doubles too) and its text, in 256 KB blocks. */
     size_t bytes = keyset_bytes(k) - before;
-    assert_true(bytes < 400000 * 16 * 8 / 3 + 200000 * (2 * 8 + 16) +
-                            256 * 1024);
+    assert_true(bytes <
+                400000 * 16 * 8 / 3 + 200000 * (2 * 8 + 16) + 256 * 1024);
     assert_true(bytes > 400000 * 16);
     keyset_destroy(&k);
 }
