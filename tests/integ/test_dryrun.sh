@@ -108,13 +108,13 @@ check "CSV escaped value" "import|Username-Password-Authentication|no_password" 
 check "CSV bad e-mail" "invalid|email is not a valid address|email" \
     "$(line e 'auth0|c3')"
 
-# Files of the wrong kind are refused, naming file and line.
-check "hash file as input" 4 "$(dry f --input "$hashes")"
+# Files of the wrong kind are refused as usage errors, naming file and line.
+check "hash file as input" 2 "$(dry f --input "$hashes")"
 check "hash file refusal says what was expected" 1 \
     "$(grep -c "$hashes:1: this is a support password-hash file; expected a Management API export" \
         "$A0_TMP/f.err")"
 printf 'User ID,Email\n"x","y"\n' >"$A0_TMP/unknown.csv"
-check "unknown CSV columns" 4 "$(dry g --input "$A0_TMP/unknown.csv")"
+check "unknown CSV columns" 2 "$(dry g --input "$A0_TMP/unknown.csv")"
 check "unknown column named" 1 \
     "$(grep -c 'unknown.csv:1: CSV header: column 1 ("User ID") is neither' \
         "$A0_TMP/g.err")"
