@@ -376,8 +376,10 @@ int main(int argc, char **argv)
     worker_t w;
     memset(&w, 0, sizeof w);
     char *secret = NULL;
-    if (configure(&w, &secret) != 0 || parse(&w, argc, argv) != 0)
+    if (configure(&w, &secret) != 0 || parse(&w, argc, argv) != 0) {
+        free(secret);
         return 2;
+    }
     zsys_handler_set(NULL);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
@@ -396,6 +398,7 @@ int main(int argc, char **argv)
                 "a0migrate-worker: --coordinator %s is not a "
                 "ZeroMQ endpoint (want tcp://HOST:PORT)\n",
                 w.endpoint);
+        free(secret);
         return 2;
     }
     w.backlog = zlistx_new();
