@@ -341,6 +341,23 @@ static int64_t int_elem(const redisReply *r, size_t i)
     return 0;
 }
 
+/* Runs args, frees them and reads a two-integer reply. 0, or -1 when
+ * Redis failed or answered something else. */
+static int run_pair(store_t *self, args_t *a, int64_t *first, int64_t *second)
+{
+    redisReply *r = run_args(self, a);
+    args_free(a);
+    if (!r)
+        return -1;
+    int ok = r->type == REDIS_REPLY_ARRAY && r->elements == 2;
+    if (ok) {
+        *first = int_elem(r, 0);
+        *second = int_elem(r, 1);
+    }
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
 int store_plan_batch(store_t *self, const char *run, int64_t batch, char **uids,
                      size_t n, char *state, int64_t *attempt, char *job_id)
 {
@@ -582,17 +599,11 @@ int store_rl_acquire(store_t *self, const char *tenant,
     buckets_push(&a, buckets, n);
     if (note)
         note_push(&a, note);
-    redisReply *r = run_args(self, &a);
-    args_free(&a);
-    if (!r)
+    int64_t verdict, ms;
+    if (run_pair(self, &a, &verdict, &ms) != 0)
         return -1;
-    int status = -1;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
-        status = int_elem(r, 0) == 2 ? 1 : 0;
-        *wait_ms = int_elem(r, 1);
-    }
-    freeReplyObject(r);
-    return status;
+    *wait_ms = ms;
+    return verdict == 2 ? 1 : 0;
 }
 
 int64_t store_rl_penalize(store_t *self, const char *tenant,
@@ -660,17 +671,11 @@ int store_sem_acquire(store_t *self, const char *tenant, const char *holder,
     args_int(&a, capacity);
     args_str(&a, holder);
     args_int(&a, lease_ms);
-    redisReply *r = run_args(self, &a);
-    args_free(&a);
-    if (!r)
+    int64_t held, ms;
+    if (run_pair(self, &a, &held, &ms) != 0)
         return -1;
-    int status = -1;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
-        status = int_elem(r, 0) == 1 ? 1 : 0;
-        *wait_ms = status ? 0 : int_elem(r, 1);
-    }
-    freeReplyObject(r);
-    return status;
+    *wait_ms = held == 1 ? 0 : ms;
+    return held == 1 ? 1 : 0;
 }
 
 int store_sem_renew(store_t *self, const char *tenant, const char *holder,
